@@ -1,0 +1,218 @@
+// Package config reads ecs-keyagent's TOML configuration.
+//
+// Every key is optional, so an ECS instance needs no file at all. Unknown
+// keys and values of the wrong type are errors naming the key and its line:
+// a typo in a root agent's configuration must not be silently ignored.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is where the packages install the configuration file.
+const DefaultPath = "/etc/ecs-keyagent/config.toml"
+
+// maxFileSize bounds the configuration file we are willing to read.
+const maxFileSize = 1 << 20
+
+// Config is the agent's configuration after defaults are applied.
+type Config struct {
+	Endpoint       string   `toml:"endpoint"`
+	Token          string   `toml:"token"`
+	TokenTTL       Duration `toml:"token_ttl"`
+	RequestTimeout Duration `toml:"request_timeout"`
+	Users          []string `toml:"users"`
+	MinRSABits     int      `toml:"min_rsa_bits"`
+	PollInterval   Duration `toml:"poll_interval"`
+	BootTimeout    Duration `toml:"boot_timeout"`
+	SSHD           SSHD     `toml:"sshd"`
+}
+
+// SSHD is the [sshd] table: how the agent treats password logon.
+type SSHD struct {
+	PasswordAuthentication string `toml:"password_authentication"`
+	KeyboardInteractive    string `toml:"keyboard_interactive"`
+	Config                 string `toml:"config"`
+}
+
+// Duration is a time.Duration written as a string such as "2s" or "30s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"2s\" or \"5m\": %w", err)
+	}
+	if v <= 0 {
+		return fmt.Errorf("duration %q must be positive", text)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText renders the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration used when no file sets a key.
+func Default() Config {
+	return Config{
+		Endpoint:       "http://100.100.100.200",
+		Token:          "auto",
+		TokenTTL:       Duration{6 * time.Hour},
+		RequestTimeout: Duration{2 * time.Second},
+		Users:          []string{"root"},
+		MinRSABits:     2048,
+		PollInterval:   Duration{30 * time.Second},
+		BootTimeout:    Duration{60 * time.Second},
+		SSHD: SSHD{
+			PasswordAuthentication: "disable",
+			KeyboardInteractive:    "disable",
+			Config:                 "/etc/ssh/sshd_config",
+		},
+	}
+}
+
+// Load reads the file at path over the defaults. A missing file is an error
+// only when mustExist is set (the user named it); the default path may be absent.
+func Load(path string, mustExist bool) (Config, error) {
+	cfg := Default()
+	data, err := readBounded(path)
+	if errors.Is(err, fs.ErrNotExist) && !mustExist {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if err := Parse(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxFileSize+1)); err != nil {
+		return nil, err
+	}
+	if buf.Len() > maxFileSize {
+		return nil, fmt.Errorf("file is larger than %d bytes", maxFileSize)
+	}
+	return buf.Bytes(), nil
+}
+
+// Parse decodes TOML data over cfg and validates the result.
+func Parse(data []byte, cfg *Config) error {
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
+		}
+		return err
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		key := undecoded[0]
+		return fmt.Errorf("line %d: unknown key %q", keyLine(data, key), key.String())
+	}
+	return cfg.validate(data, md)
+}
+
+func (c *Config) validate(data []byte, md toml.MetaData) error {
+	fail := func(key, format string, args ...any) error {
+		msg := fmt.Sprintf(format, args...)
+		if k := toml.Key(strings.Split(key, ".")); md.IsDefined(k...) {
+			return fmt.Errorf("line %d: %s: %s", keyLine(data, k), key, msg)
+		}
+		return fmt.Errorf("%s: %s", key, msg)
+	}
+	if !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://") {
+		return fail("endpoint", "want an http:// or https:// URL, got %q", c.Endpoint)
+	}
+	switch c.Token {
+	case "auto", "required", "off":
+	default:
+		return fail("token", "want \"auto\", \"required\" or \"off\", got %q", c.Token)
+	}
+	if s := c.TokenTTL.Duration; s < time.Second || s > 6*time.Hour {
+		return fail("token_ttl", "must be between 1s and 6h, got %s", s)
+	}
+	if len(c.Users) == 0 {
+		return fail("users", "must name at least one user")
+	}
+	for _, u := range c.Users {
+		if !ValidUserName(u) {
+			return fail("users", "%q is not a valid user name", u)
+		}
+	}
+	if c.MinRSABits < 1024 || c.MinRSABits > 16384 {
+		return fail("min_rsa_bits", "must be between 1024 and 16384, got %d", c.MinRSABits)
+	}
+	for key, v := range map[string]string{
+		"sshd.password_authentication": c.SSHD.PasswordAuthentication,
+		"sshd.keyboard_interactive":    c.SSHD.KeyboardInteractive,
+	} {
+		if v != "disable" && v != "keep" {
+			return fail(key, "want \"disable\" or \"keep\", got %q", v)
+		}
+	}
+	if !strings.HasPrefix(c.SSHD.Config, "/") {
+		return fail("sshd.config", "want an absolute path, got %q", c.SSHD.Config)
+	}
+	return nil
+}
+
+// ValidUserName reports whether name is a plausible POSIX user name: it is
+// joined into paths and passed to sshd -C, so nothing exotic gets through.
+func ValidUserName(name string) bool {
+	if name == "" || len(name) > 32 || name[0] == '-' || name == "." || name == ".." {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// keyLine finds the line that defines key, for error messages: the TOML
+// library reports positions of syntax errors but not of decoded keys. It
+// understands the subset our configuration uses (bare keys, [tables]) and
+// answers 0 when it cannot tell.
+func keyLine(data []byte, key toml.Key) int {
+	table, name := "", key[len(key)-1]
+	want := strings.Join(key[:len(key)-1], ".")
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			table = strings.TrimSpace(strings.Trim(line, "[]"))
+			continue
+		}
+		k, _, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		k = strings.Trim(strings.TrimSpace(k), `"'`)
+		if k == name && table == want || k == strings.Join(key, ".") && table == "" {
+			return i + 1
+		}
+	}
+	return 0
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		check   func(Config) bool
+		wantErr string // substring; "" means success
+	}{
+		{name: "empty file keeps defaults", input: "", check: func(c Config) bool {
+			return c.Endpoint == "http://100.100.100.200" && c.Token == "auto" &&
+				c.RequestTimeout.Duration == 2*time.Second && len(c.Users) == 1 && c.Users[0] == "root" &&
+				c.MinRSABits == 2048 && c.SSHD.PasswordAuthentication == "disable"
+		}},
+		{name: "every key", input: `
+endpoint = "http://127.0.0.1:8080"
+token = "required"
+token_ttl = "1h"
+request_timeout = "500ms"
+users = ["root", "ecs-user"]
+min_rsa_bits = 3072
+poll_interval = "10s"
+boot_timeout = "20s"
+
+[sshd]
+password_authentication = "keep"
+keyboard_interactive = "keep"
+config = "/etc/ssh/custom_config"
+`, check: func(c Config) bool {
+			return c.Endpoint == "http://127.0.0.1:8080" && c.Token == "required" &&
+				c.TokenTTL.Duration == time.Hour && c.RequestTimeout.Duration == 500*time.Millisecond &&
+				strings.Join(c.Users, ",") == "root,ecs-user" && c.MinRSABits == 3072 &&
+				c.PollInterval.Duration == 10*time.Second && c.BootTimeout.Duration == 20*time.Second &&
+				c.SSHD.PasswordAuthentication == "keep" && c.SSHD.KeyboardInteractive == "keep" &&
+				c.SSHD.Config == "/etc/ssh/custom_config"
+		}},
+		{name: "unknown key names key and line", input: "token = \"auto\"\nendpiont = \"x\"\n", wantErr: `line 2: unknown key "endpiont"`},
+		{name: "unknown key in table", input: "[sshd]\n\npasword = \"no\"\n", wantErr: `line 3: unknown key "sshd.pasword"`},
+		{name: "wrong type", input: "users = \"root\"\n", wantErr: "line 1"},
+		{name: "bad duration", input: "\n\nrequest_timeout = \"2 seconds\"\n", wantErr: "line 3"},
+		{name: "integer duration", input: "request_timeout = 2\n", wantErr: "line 1"},
+		{name: "bad token mode", input: "token = \"maybe\"\n", wantErr: `line 1: token: want "auto", "required" or "off", got "maybe"`},
+		{name: "bad user", input: "users = [\"../etc\"]\n", wantErr: `users: "../etc" is not a valid user name`},
+		{name: "no users", input: "users = []\n", wantErr: "users: must name at least one user"},
+		{name: "ttl too long", input: "token_ttl = \"7h\"\n", wantErr: "token_ttl"},
+		{name: "bad sshd mode", input: "[sshd]\npassword_authentication = \"enable\"\n", wantErr: `line 2: sshd.password_authentication`},
+		{name: "relative sshd config", input: "[sshd]\nconfig = \"sshd_config\"\n", wantErr: "sshd.config"},
+		{name: "endpoint without scheme", input: "endpoint = \"100.100.100.200\"\n", wantErr: "endpoint"},
+		{name: "syntax error", input: "endpoint = \n", wantErr: "line 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			err := Parse([]byte(tt.input), &cfg)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Parse(%q) error = %v, want it to contain %q", tt.input, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%q) error = %v", tt.input, err)
+			}
+			if !tt.check(cfg) {
+				t.Errorf("Parse(%q) = %+v, not what the input says", tt.input, cfg)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.toml")
+	if _, err := Load(missing, false); err != nil {
+		t.Errorf("Load(missing default) = %v, want defaults", err)
+	}
+	if _, err := Load(missing, true); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Load(missing named) = %v, want an error naming %s", err, missing)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("colour = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bad, false); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("Load(unknown key) = %v, want an error naming the file and key", err)
+	}
+}
