@@ -1,0 +1,180 @@
+package metadata
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ErrNoKeyBound is wrapped by Fetch when public-keys/ answers 404, the
+// service's one way of saying that no key pair is bound to the instance.
+var ErrNoKeyBound = errors.New("no key pair bound to the instance")
+
+// Limits on what the service may send (guest-agent #481: bound every buffer).
+const (
+	maxBody         = 64 << 10 // openssh-key and the listing
+	maxInstanceID   = 256
+	maxTokenBody    = 4 << 10
+	maxListEntries  = 100
+	maxHeaderBytes  = 64 << 10
+	idleConnTimeout = 30 * time.Second
+)
+
+// Paths under the endpoint (facts.md §1).
+const (
+	tokenPath      = "/latest/api/token"
+	instanceIDPath = "/latest/meta-data/instance-id"
+	publicKeysPath = "/latest/meta-data/public-keys/"
+)
+
+// Entry is one key pair from the public-keys/ listing.
+type Entry struct {
+	ID   string // the first listing entry that named this body, e.g. "0" or "skp-bp1x"
+	Body []byte // the openssh-key body as served, not validated
+}
+
+// Snapshot is what the metadata service says about the instance's keys.
+type Snapshot struct {
+	InstanceID string
+	Keys       []Entry // in listing order, one per distinct body
+}
+
+// Client reads key pairs from the metadata service. It is safe for
+// concurrent use and reuses its token across calls.
+type Client struct {
+	cfg  Config
+	base string // "scheme://host"
+	err  error  // from Config.Validate, returned by every Fetch
+	http *http.Client
+
+	putSem chan struct{} // one token PUT at a time; waiting honours ctx
+
+	mu        sync.Mutex
+	token     string
+	refreshAt time.Time
+	tokenless bool // TokenAuto fell back after a 404 or 405 on the PUT
+}
+
+// New returns a client for cfg. An invalid cfg is reported by every Fetch;
+// call cfg.Validate first to fail earlier.
+func New(cfg Config) *Client {
+	cfg = cfg.withDefaults()
+	c := &Client{cfg: cfg, putSem: make(chan struct{}, 1)}
+	c.err = cfg.Validate()
+	c.base, _ = cfg.base()
+	dialer := &net.Dialer{Timeout: cfg.RequestTimeout}
+	c.http = &http.Client{
+		Transport: &http.Transport{
+			// The service refuses proxied requests (403 on X-Forwarded-For)
+			// and must only ever be asked directly: no proxy from the
+			// environment, whatever HTTP_PROXY says.
+			Proxy:                  nil,
+			DialContext:            dialer.DialContext,
+			MaxIdleConns:           2,
+			MaxIdleConnsPerHost:    2,
+			IdleConnTimeout:        idleConnTimeout,
+			TLSHandshakeTimeout:    cfg.RequestTimeout,
+			MaxResponseHeaderBytes: maxHeaderBytes,
+			// Size limits then apply to the bytes on the wire too.
+			DisableCompression: true,
+		},
+		// A redirect would take the request, and the token, elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	return c
+}
+
+// CloseIdleConnections closes kept-alive connections to the service.
+func (c *Client) CloseIdleConnections() {
+	c.http.CloseIdleConnections()
+}
+
+// Fetch reads the instance id, the public-keys/ listing and every listed
+// openssh-key. When no key pair is bound it returns a Snapshot with
+// InstanceID set and an error wrapping ErrNoKeyBound.
+func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
+	if c.err != nil {
+		return Snapshot{}, c.err
+	}
+	var snap Snapshot
+	id, err := c.instanceID(ctx)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap.InstanceID = id
+
+	ids, err := c.list(ctx)
+	if err != nil {
+		return snap, err
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, keyID := range ids {
+		u := c.base + publicKeysPath + keyID + "/openssh-key"
+		body, err := c.get(ctx, u, maxBody)
+		if errors.Is(err, errNotFound) {
+			// Only public-keys/ itself may be absent (afterburn's aliyun
+			// provider treats this the same way).
+			return Snapshot{InstanceID: id}, fmt.Errorf("fetch %s: 404 Not Found although public-keys/ lists %q", u, keyID)
+		}
+		if err != nil {
+			return Snapshot{InstanceID: id}, err
+		}
+		// Real ECS lists one key twice, as "0/" and as its key-pair id.
+		norm := string(bytes.TrimSpace(body))
+		if seen[norm] {
+			continue
+		}
+		seen[norm] = true
+		snap.Keys = append(snap.Keys, Entry{ID: keyID, Body: body})
+	}
+	return snap, nil
+}
+
+func (c *Client) instanceID(ctx context.Context) (string, error) {
+	u := c.base + instanceIDPath
+	body, err := c.get(ctx, u, maxInstanceID)
+	if err != nil {
+		return "", err
+	}
+	id := string(bytes.TrimSpace(body))
+	if id == "" {
+		return "", fmt.Errorf("fetch %s: empty instance id", u)
+	}
+	if !printable(id) {
+		return "", fmt.Errorf("fetch %s: instance id %q has characters other than printable ascii", u, id)
+	}
+	return id, nil
+}
+
+func (c *Client) list(ctx context.Context) ([]string, error) {
+	u := c.base + publicKeysPath
+	body, err := c.get(ctx, u, maxBody)
+	if errors.Is(err, errNotFound) {
+		return nil, fmt.Errorf("fetch %s: %w", u, ErrNoKeyBound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids, err := parseListing(body)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", u, err)
+	}
+	return ids, nil
+}
+
+// printable reports whether s is all printable ASCII without spaces.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
