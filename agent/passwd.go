@@ -1,0 +1,71 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Account is what the agent needs of a passwd entry.
+type Account struct {
+	Name     string
+	UID, GID int
+	Home     string
+}
+
+// errNoUser is returned when the passwd database has no such user.
+var errNoUser = errors.New("no such user")
+
+// maxPasswdSize bounds how much of /etc/passwd we read.
+const maxPasswdSize = 16 << 20
+
+// lookupUser reads name from <root>/etc/passwd. The file is read directly,
+// not through NSS: under --root the host's NSS would answer for the wrong
+// system, and the users this agent serves (root, ecs-user) are local ones.
+func lookupUser(root, name string) (Account, error) {
+	path := filepath.Join(root, "etc/passwd")
+	f, err := os.Open(path)
+	if err != nil {
+		return Account{}, fmt.Errorf("look up user %s: %w", name, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, maxPasswdSize))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.HasPrefix(line, []byte(name+":")) {
+			continue
+		}
+		return parsePasswdLine(string(line))
+	}
+	if err := sc.Err(); err != nil {
+		return Account{}, fmt.Errorf("look up user %s: read %s: %w", name, path, err)
+	}
+	return Account{}, fmt.Errorf("look up user %s in %s: %w", name, path, errNoUser)
+}
+
+func parsePasswdLine(line string) (Account, error) {
+	fields := strings.Split(line, ":")
+	if len(fields) != 7 {
+		return Account{}, fmt.Errorf("parse passwd entry %q: want 7 fields, got %d", fields[0], len(fields))
+	}
+	uid, err := strconv.Atoi(fields[2])
+	if err != nil || uid < 0 {
+		return Account{}, fmt.Errorf("parse passwd entry %q: bad uid %q", fields[0], fields[2])
+	}
+	gid, err := strconv.Atoi(fields[3])
+	if err != nil || gid < 0 {
+		return Account{}, fmt.Errorf("parse passwd entry %q: bad gid %q", fields[0], fields[3])
+	}
+	home := fields[5]
+	if !filepath.IsAbs(home) || filepath.Clean(home) != home || home == "/" {
+		return Account{}, fmt.Errorf("parse passwd entry %q: home %q is not a clean absolute path below /", fields[0], home)
+	}
+	return Account{Name: fields[0], UID: uid, GID: gid, Home: home}, nil
+}

@@ -1,0 +1,79 @@
+package agent
+
+import "time"
+
+// Outcome values of a sync, also the exit status the command line maps them to.
+const (
+	OutcomeOK      = "ok"      // every key installed (changed or not)
+	OutcomeFailed  = "failed"  // nothing changed for at least one part; see Error
+	OutcomePartial = "partial" // some metadata keys rejected, the rest installed
+)
+
+// Report is the result of one sync: printed by `sync`, kept as the state
+// file for `status`.
+type Report struct {
+	Time       time.Time    `json:"time"`
+	DryRun     bool         `json:"dry_run,omitempty"`
+	InstanceID string       `json:"instance_id,omitempty"`
+	Endpoint   string       `json:"endpoint"`
+	NoKeyBound bool         `json:"no_key_bound"`
+	Keys       []KeyReport  `json:"keys"`
+	Users      []UserReport `json:"users"`
+	SSHD       *SSHDReport  `json:"sshd,omitempty"`
+	Outcome    string       `json:"outcome"`
+	Error      string       `json:"error,omitempty"`
+
+	err error // the first failure, for the command line's hint
+}
+
+// Err returns the failure behind Outcome "failed", or nil.
+func (r *Report) Err() error { return r.err }
+
+// KeyReport is one key the metadata service listed.
+type KeyReport struct {
+	ID          string `json:"id"`
+	Type        string `json:"type,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Installed   bool   `json:"installed"`
+	Reason      string `json:"reason,omitempty"` // why it was rejected
+}
+
+// UserReport is what a sync did to one user's authorized_keys.
+type UserReport struct {
+	User    string   `json:"user"`
+	Path    string   `json:"path,omitempty"`
+	Changed bool     `json:"changed"`
+	Added   []string `json:"added,omitempty"`   // fingerprints
+	Removed []string `json:"removed,omitempty"` // fingerprints
+	Kept    []string `json:"unchanged,omitempty"`
+	Usable  int      `json:"usable_keys"` // keys sshd can use in the file after the sync
+	Diff    string   `json:"diff,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// SSHDReport is what the sshd step found and did.
+type SSHDReport struct {
+	Changed   []string         `json:"changed,omitempty"`
+	Reloaded  bool             `json:"reloaded"`
+	Reload    string           `json:"reload,omitempty"`
+	CheckedBy string           `json:"checked_by,omitempty"`
+	Skipped   string           `json:"skipped,omitempty"`
+	Users     []SSHDUserReport `json:"users,omitempty"`
+	Warnings  []string         `json:"warnings,omitempty"`
+	Error     string           `json:"error,omitempty"`
+}
+
+// SSHDUserReport holds the effective password settings for one user.
+type SSHDUserReport struct {
+	User                         string `json:"user"`
+	PasswordAuthentication       string `json:"passwordauthentication"`
+	KbdInteractiveAuthentication string `json:"kbdinteractiveauthentication"`
+}
+
+func (r *Report) fail(err error) {
+	if r.err == nil {
+		r.err = err
+		r.Error = err.Error()
+	}
+	r.Outcome = OutcomeFailed
+}

@@ -1,0 +1,246 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
+	"github.com/ecs-keyagent/ecs-keyagent/keys"
+	"github.com/ecs-keyagent/ecs-keyagent/keys/securefs"
+)
+
+// Paths of the agent's own files, relative to the filesystem root in use.
+const (
+	LockPath  = "/run/ecs-keyagent/lock"
+	StateDir  = "/var/lib/ecs-keyagent"
+	StateFile = "state.json"
+)
+
+// maxAuthorizedKeys bounds the authorized_keys file we read: a user can make
+// it any size, and we hold it in memory twice.
+const maxAuthorizedKeys = 16 << 20
+
+// Options configure an Engine.
+type Options struct {
+	Config config.Config
+	Root   string // filesystem root for every path; "" means "/"
+	DryRun bool   // compute and report, write nothing
+	Logger *zap.Logger
+	Now    func() time.Time
+}
+
+// Engine runs syncs. The one-shot command and the daemon share it, so they
+// share the lock, the state file and every decision.
+type Engine struct {
+	opts   Options
+	client *metadata.Client
+}
+
+// NewEngine returns an engine; its metadata client (and token) lives as long
+// as the engine.
+func NewEngine(o Options) *Engine {
+	if o.Root == "" {
+		o.Root = "/"
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c := o.Config
+	return &Engine{opts: o, client: metadata.New(metadata.Config{
+		Endpoint:       c.Endpoint,
+		Token:          metadata.TokenMode(c.Token),
+		TokenTTL:       c.TokenTTL.Duration,
+		RequestTimeout: c.RequestTimeout.Duration,
+	})}
+}
+
+// Sync makes every target user's authorized_keys match the metadata service.
+// It never returns nil; failures are in the report.
+func (e *Engine) Sync(ctx context.Context) *Report {
+	o := e.opts
+	r := &Report{Time: o.Now().UTC(), DryRun: o.DryRun, Endpoint: o.Config.Endpoint, Outcome: OutcomeOK}
+	if !o.DryRun {
+		unlock, err := securefs.Lock(ctx, filepath.Join(o.Root, LockPath))
+		if err != nil {
+			r.fail(fmt.Errorf("take lock: %w", err))
+			return r
+		}
+		defer unlock()
+	}
+	managed, err := e.fetch(ctx, r)
+	if err != nil {
+		r.fail(err)
+		e.saveState(r)
+		return r
+	}
+	for _, name := range o.Config.Users {
+		ur, err := e.syncUser(name, managed)
+		if err != nil {
+			r.fail(err)
+		}
+		r.Users = append(r.Users, ur)
+	}
+	if r.Outcome == OutcomeOK {
+		for _, k := range r.Keys {
+			if !k.Installed {
+				r.Outcome = OutcomePartial
+			}
+		}
+	}
+	e.saveState(r)
+	return r
+}
+
+// fetch reads the bound keys and validates them. Rejected keys are reported
+// and skipped; the rest are returned de-duplicated by fingerprint.
+func (e *Engine) fetch(ctx context.Context, r *Report) ([]keys.Key, error) {
+	snap, err := e.client.Fetch(ctx)
+	r.InstanceID = snap.InstanceID
+	if errors.Is(err, metadata.ErrNoKeyBound) {
+		r.NoKeyBound = true
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	policy := keys.Policy{MinRSABits: e.opts.Config.MinRSABits}
+	var managed []keys.Key
+	seen := map[string]bool{}
+	for _, entry := range snap.Keys {
+		k, err := keys.ParseKey(entry.Body, policy)
+		if err != nil {
+			kr := KeyReport{ID: entry.ID, Reason: err.Error()}
+			var rej *keys.RejectError
+			if errors.As(err, &rej) {
+				kr.Reason, kr.Fingerprint = rej.Reason, rej.Fingerprint
+			}
+			e.opts.Logger.Warn("key rejected", zap.String("key_id", entry.ID),
+				zap.String("fingerprint", kr.Fingerprint), zap.String("reason", kr.Reason),
+				zap.String("instance_id", r.InstanceID))
+			r.Keys = append(r.Keys, kr)
+			continue
+		}
+		r.Keys = append(r.Keys, KeyReport{ID: entry.ID, Type: k.Type, Fingerprint: k.Fingerprint, Installed: true})
+		if !seen[k.Fingerprint] {
+			seen[k.Fingerprint] = true
+			managed = append(managed, k)
+		}
+	}
+	if len(managed) == 0 && len(snap.Keys) > 0 {
+		// Removing the block because the one bound key is unusable would
+		// lock the user out for a console mistake: keep what works.
+		return nil, fmt.Errorf("no usable key among the %d the metadata service lists: authorized_keys left as it was", len(snap.Keys))
+	}
+	return managed, nil
+}
+
+// syncUser converges one user's ~/.ssh/authorized_keys.
+func (e *Engine) syncUser(name string, managed []keys.Key) (UserReport, error) {
+	ur := UserReport{User: name}
+	err := e.convergeUser(&ur, managed)
+	if err != nil {
+		ur.Error = err.Error()
+		e.opts.Logger.Error("sync failed", zap.String("user", name), zap.String("path", ur.Path), zap.Error(err))
+	}
+	return ur, err
+}
+
+func (e *Engine) convergeUser(ur *UserReport, managed []keys.Key) error {
+	o := e.opts
+	acct, err := lookupUser(o.Root, ur.User)
+	if err != nil {
+		return err
+	}
+	ur.Path = filepath.Join(acct.Home, ".ssh", "authorized_keys")
+	home, err := securefs.OpenHome(o.Root, acct.Home, acct.UID)
+	if err != nil {
+		return err
+	}
+	defer home.Close()
+	create := len(managed) > 0 && !o.DryRun
+	sshDir, err := home.Subdir(".ssh", create, acct.UID, acct.GID)
+	if errors.Is(err, fs.ErrNotExist) {
+		if len(managed) > 0 { // dry run: show the file we would create
+			return e.apply(ur, nil, nil, managed, acct)
+		}
+		return nil // nothing bound, nothing there: nothing to remove
+	}
+	if err != nil {
+		return err
+	}
+	defer sshDir.Close()
+	old, _, err := sshDir.ReadFile("authorized_keys", maxAuthorizedKeys, acct.UID)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if errors.Is(err, fs.ErrNotExist) && len(managed) == 0 {
+		return nil
+	}
+	return e.apply(ur, sshDir, old, managed, acct)
+}
+
+// apply merges managed into old and writes the result if it differs.
+func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []keys.Key, acct Account) error {
+	next, err := keys.Merge(old, managed)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", ur.Path, err)
+	}
+	before, err := keys.BlockLines(old)
+	if err != nil {
+		return fmt.Errorf("update %s: %w", ur.Path, err)
+	}
+	ur.Added, ur.Removed, ur.Kept = diffFingerprints(before, managed)
+	ur.Usable = len(keys.UsableKeys(next))
+	if string(next) == string(old) {
+		return nil
+	}
+	ur.Changed = true
+	if e.opts.DryRun {
+		ur.Diff = keys.UnifiedDiff(ur.Path, ur.Path, old, next)
+		return nil
+	}
+	if _, err := dir.CleanTemp("authorized_keys"); err != nil {
+		return fmt.Errorf("clean temporary files in %s: %w", dir.Path(), err)
+	}
+	if err := dir.WriteFile("authorized_keys", next, 0o600, acct.UID, acct.GID); err != nil {
+		return err
+	}
+	e.opts.Logger.Info("authorized_keys updated", zap.String("user", ur.User), zap.String("path", ur.Path),
+		zap.Strings("added", ur.Added), zap.Strings("removed", ur.Removed))
+	return nil
+}
+
+// diffFingerprints compares the block's previous lines with the managed keys.
+func diffFingerprints(before []string, managed []keys.Key) (added, removed, kept []string) {
+	had := map[string]bool{}
+	for _, line := range before {
+		if fp := lineFingerprint(line); fp != "" {
+			had[fp] = true
+		}
+	}
+	now := map[string]bool{}
+	for _, k := range managed {
+		now[k.Fingerprint] = true
+		if had[k.Fingerprint] {
+			kept = append(kept, k.Fingerprint)
+		} else {
+			added = append(added, k.Fingerprint)
+		}
+	}
+	for _, line := range before {
+		if fp := lineFingerprint(line); fp != "" && !now[fp] {
+			removed = append(removed, fp)
+		}
+	}
+	return added, removed, kept
+}

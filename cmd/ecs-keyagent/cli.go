@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+)
+
+// Exit statuses, documented in the README.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	exitPartial = 3
+)
+
+// usageError marks mistakes on the command line or in the configuration.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitError carries an exit status after the report was printed.
+type exitError struct {
+	status int
+	err    error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// command is one subcommand: its flags are set up by flags, then run executes it.
+type command struct {
+	name, usage, short string
+	run                func(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error
+}
+
+var commands = []*command{syncCmd, statusCmd, versionCmd}
+
+// cliEnv is what every subcommand gets: output streams and global flags.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	logLevel       string
+}
+
+// Run executes the command line args and returns the exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	env := &cliEnv{stdout: stdout, stderr: stderr}
+	err := dispatch(ctx, env, args)
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			env.errorf(ee.err)
+		}
+		return ee.status
+	}
+	env.errorf(err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+func dispatch(ctx context.Context, env *cliEnv, args []string) error {
+	global := flag.NewFlagSet("ecs-keyagent", flag.ContinueOnError)
+	global.SetOutput(env.stderr)
+	global.StringVar(&env.logLevel, "log-level", "", "log level: debug, info, warn or error")
+	global.Usage = func() { env.usage() }
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if global.NArg() == 0 {
+		env.usage()
+		return usageError{errors.New("no command given")}
+	}
+	name, rest := global.Arg(0), global.Args()[1:]
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(ctx, env, env.newFlagSet(c), rest)
+		}
+	}
+	return usageError{fmt.Errorf("unknown command %q; see 'ecs-keyagent -h'", name)}
+}
+
+func (env *cliEnv) usage() {
+	fmt.Fprintf(env.stderr, "Usage: ecs-keyagent [--log-level LEVEL] COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(env.stderr, "  %-8s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(env.stderr, "\nRun 'ecs-keyagent COMMAND -h' for a command's flags.\n")
+}
+
+// newFlagSet makes a subcommand's flag set with the shared conventions.
+func (env *cliEnv) newFlagSet(c *command) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.StringVar(&env.logLevel, "log-level", env.logLevel, "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "Usage: ecs-keyagent %s %s\n\n%s\n\nFlags:\n", c.name, c.usage, c.short)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses a subcommand's flags; it accepts no positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+// errorf prints err, and a hint when one applies, through the one place
+// every message a person reads goes through.
+func (env *cliEnv) errorf(err error) {
+	fmt.Fprintf(env.stderr, "ecs-keyagent: error: %v\n", err)
+	if h := hint(err); h != "" {
+		fmt.Fprintf(env.stderr, "ecs-keyagent: hint: %s\n", h)
+	}
+}
+
+// logger builds the zap logger: console lines on a terminal, JSON otherwise.
+func (env *cliEnv) logger(defaultLevel string) (*zap.Logger, error) {
+	name := env.logLevel
+	if name == "" {
+		name = defaultLevel
+	}
+	level, err := zapcore.ParseLevel(name)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.TimeKey = "time"
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if isTerminal(env.stderr) {
+		encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	} else {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(env.stderr), level)), nil
+}
+
+// loadConfig reads the configuration under root: the default file may be
+// missing, a named one must exist.
+func loadConfig(root, path string) (config.Config, error) {
+	named := path != ""
+	if !named {
+		path = config.DefaultPath
+	}
+	full := path
+	if root != "" && filepath.IsAbs(path) {
+		full = filepath.Join(root, path)
+	}
+	cfg, err := config.Load(full, named)
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"runtime"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=$(git describe)".
+var version = "devel"
+
+var versionCmd = &command{
+	name:  "version",
+	short: "print the version",
+	run:   runVersion,
+}
+
+func runVersion(_ context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "ecs-keyagent %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
