@@ -17,9 +17,9 @@ import (
 const lockPoll = 20 * time.Millisecond
 
 // Lock takes an exclusive flock on path (created 0600 if missing, its parent 0755),
-// waiting until ctx is done. The returned unlock releases it and may be called more
-// than once. path is in the admin's domain (for example /run/ecs-keyagent/sync.lock);
-// its last component is opened with O_NOFOLLOW all the same.
+// waiting until ctx is done. The returned unlock releases it; calls after the first
+// do nothing. path is in the admin's domain (for example /run/ecs-keyagent/sync.lock),
+// but its last component is opened with O_NOFOLLOW all the same.
 func Lock(ctx context.Context, path string) (unlock func() error, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
@@ -66,7 +66,7 @@ func Lock(ctx context.Context, path string) (unlock func() error, err error) {
 	}
 	var once sync.Once
 	return func() error {
-		err := fmt.Errorf("unlock %s: already unlocked", path)
+		var err error
 		once.Do(func() {
 			// Closing the last fd of the open file description releases the flock.
 			err = unix.Close(fd)
