@@ -112,7 +112,7 @@ func (d *Dir) ReadFile(name string, max int64, wantUID int) ([]byte, Stat, error
 // checkRegular applies ReadFile's rules to one stat result.
 func checkRegular(p string, st *unix.Stat_t, max int64, wantUID int) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return refuse(p, "it is %s, not a regular file", kind(st.Mode))
+		return notRegular(p, st.Mode)
 	}
 	// A second link may point at a file the user must not reach through us
 	// (the hard-link half of CVE-2011-3870-style attacks).

@@ -41,7 +41,7 @@ func Lock(ctx context.Context, path string) (unlock func() error, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		return nil, refuse(path, "it is %s, not a regular file", kind(st.Mode))
+		return nil, notRegular(path, st.Mode)
 	}
 	var t *time.Ticker
 	for {

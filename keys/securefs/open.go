@@ -140,8 +140,12 @@ func openDir(dirfd int, name, p string) (int, error) {
 	if err == unix.ELOOP || err == unix.ENOTDIR {
 		var st unix.Stat_t
 		if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			switch st.Mode & unix.S_IFMT {
+			case unix.S_IFLNK:
 				return -1, refuse(p, "it is a symbolic link")
+			case unix.S_IFDIR:
+				// It was a symlink a moment ago: someone is swapping it.
+				return -1, refuse(p, "it changed from a symbolic link to a directory while being opened")
 			}
 			return -1, refuse(p, "it is %s, not a directory", kind(st.Mode))
 		}

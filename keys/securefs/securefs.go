@@ -111,6 +111,14 @@ func kind(m uint32) string {
 	return "of unknown type"
 }
 
+// notRegular refuses a file that is not a regular one, saying what it is.
+func notRegular(p string, mode uint32) error {
+	if mode&unix.S_IFMT == unix.S_IFLNK {
+		return refuse(p, "it is a symbolic link")
+	}
+	return refuse(p, "it is %s, not a regular file", kind(mode))
+}
+
 // checkOwnerMode refuses an owner outside owners and any group/other write bit;
 // sshd's StrictModes ignores keys under such paths anyway (sshd(8)).
 func checkOwnerMode(p string, st *unix.Stat_t, owners ...int) error {

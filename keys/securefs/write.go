@@ -38,7 +38,7 @@ func (d *Dir) WriteFile(name string, data []byte, mode fs.FileMode, uid, gid int
 	case err != nil:
 		return fmt.Errorf("stat %s: %w", p, err)
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		return refuse(p, "it is %s, not a regular file", kind(st.Mode))
+		return notRegular(p, st.Mode)
 	case st.Nlink > 1:
 		return refuse(p, "it has %d hard links", st.Nlink)
 	}
