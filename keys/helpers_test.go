@@ -70,7 +70,7 @@ func dsaBlob(t testing.TB) []byte {
 	return ssh.Marshal(struct {
 		Name       string
 		P, Q, G, Y *big.Int
-	}{ssh.InsecureKeyAlgoDSA, oddInt(t, 1024), oddInt(t, 160), oddInt(t, 1023), oddInt(t, 1023)})
+	}{dsaKeyType, oddInt(t, 1024), oddInt(t, 160), oddInt(t, 1023), oddInt(t, 1023)})
 }
 
 func skEd25519Blob(t testing.TB) []byte {

@@ -25,6 +25,10 @@ const (
 	// maxKeyLen bounds the body ParseKey looks at; a 16384-bit RSA key is
 	// under 3 KiB of base64, so anything longer is not a key we accept.
 	maxKeyLen = 16 << 10
+
+	// dsaKeyType is spelled out: x/crypto no longer parses DSA keys and has
+	// deprecated its name for them, but metadata may still carry one.
+	dsaKeyType = "ssh-dss"
 )
 
 // Policy says which metadata keys are accepted.
@@ -189,7 +193,7 @@ func explain(line []byte) *RejectError {
 		return reject(fp, "malformed %.40q key", declared)
 	case encoded != string(declared):
 		return reject(fp, "declared key type %.40q does not match encoded type %.40q", declared, encoded)
-	case encoded == ssh.InsecureKeyAlgoDSA:
+	case encoded == dsaKeyType:
 		return reject(fp, "dsa keys are not accepted")
 	case strings.HasSuffix(encoded, "-cert-v01@openssh.com"):
 		return reject(fp, "certificates are not accepted (%.60q)", encoded)
