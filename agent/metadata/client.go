@@ -41,7 +41,7 @@ type Entry struct {
 // Snapshot is what the metadata service says about the instance's keys.
 type Snapshot struct {
 	InstanceID string
-	Keys       []Entry // in listing order, one per distinct body
+	Keys       []Entry // in listing order, one per distinct body (surrounding whitespace ignored)
 }
 
 // Client reads key pairs from the metadata service. It is safe for

@@ -27,12 +27,13 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	case "PUT token-policy":
-		var p TokenPolicy
-		if !decode(w, r, &p) {
+		var name string
+		if !decode(w, r, &name) {
 			return
 		}
-		if !p.valid() {
-			http.Error(w, fmt.Sprintf("set token policy: unknown policy %q (want none, optional, enforced or disabled)", p), http.StatusBadRequest)
+		p, err := ParseTokenPolicy(name)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		s.SetTokenPolicy(p)

@@ -30,6 +30,15 @@ func (p TokenPolicy) valid() bool {
 	return false
 }
 
+// ParseTokenPolicy returns the policy named s.
+func ParseTokenPolicy(s string) (TokenPolicy, error) {
+	p := TokenPolicy(s)
+	if !p.valid() {
+		return "", fmt.Errorf("parse token policy: unknown policy %q (want none, optional, enforced or disabled)", s)
+	}
+	return p, nil
+}
+
 // DefaultInstanceID is the instance id of a new Server.
 const DefaultInstanceID = "i-emulator0001"
 
