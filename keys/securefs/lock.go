@@ -32,6 +32,9 @@ func Lock(ctx context.Context, path string) (unlock func() error, err error) {
 		fd, err = unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
 		return err
 	})
+	if err == unix.ELOOP {
+		return nil, refuse(path, "it is a symbolic link")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -51,7 +51,8 @@ func (w *walker) walk(comps []string, createLast bool) (int, error) {
 	for len(queue) > 0 {
 		c := queue[0]
 		queue = queue[1:]
-		if fromLink > 0 {
+		viaLink := fromLink > 0
+		if viaLink {
 			fromLink--
 		}
 		switch c {
@@ -64,7 +65,7 @@ func (w *walker) walk(comps []string, createLast bool) (int, error) {
 		p := join(w.display(), c)
 		var fd int
 		var err error
-		if createLast && len(queue) == 0 && fromLink == 0 {
+		if createLast && len(queue) == 0 && !viaLink {
 			// Root-owned when we are root; otherwise leave the owner alone (-1).
 			owner := -1
 			if os.Geteuid() == 0 {
