@@ -14,7 +14,9 @@
 // token in X-aliyun-ecs-metadata-token on every GET, reuses it until 0.8 x
 // TTL (as Alibaba's credentials SDK does) and, like cloud-init, drops it and
 // asks once more on a 401. TokenAuto falls back to plain GETs only when the
-// PUT answers 404 or 405.
+// PUT answers 404 or 405; it remembers the fallback until a plain GET is
+// refused with 403 (the instance turned hardened mode on), then asks for a
+// token once more.
 //
 // The metadata service answers only on the instance and rejects requests
 // that carry X-Forwarded-For, so the client never uses a proxy from the
