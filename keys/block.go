@@ -35,11 +35,10 @@ const (
 	endMark
 )
 
-// markerOf classifies one line without its "\n"; see the package comment
-// for why recognition is broad.
+// markerOf classifies one line; see the package comment for why
+// recognition is broad. Matching by prefix also covers a CRLF marker.
 func markerOf(line []byte) marker {
-	line = bytes.TrimSuffix(line, []byte("\r"))
-	line = bytes.Trim(line, " \t")
+	line = bytes.TrimLeft(line, " \t")
 	switch {
 	case bytes.HasPrefix(line, []byte(beginPrefix)):
 		return beginMark
@@ -61,7 +60,7 @@ func findBlock(data []byte) (block, error) {
 		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
 			next = off + i + 1
 		}
-		switch markerOf(bytes.TrimSuffix(data[off:next], []byte("\n"))) {
+		switch markerOf(data[off:next]) {
 		case beginMark:
 			switch {
 			case beginLine != 0:

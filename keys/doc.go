@@ -17,8 +17,8 @@
 //   - A comment is kept only if it is printable ASCII; otherwise the key is
 //     still accepted and its comment dropped.
 //   - The managed block is delimited by two marker lines. A line is a marker
-//     if, after dropping one trailing "\r" and surrounding spaces and tabs, it
-//     starts with "# BEGIN ecs-keyagent" or "# END ecs-keyagent". Recognition
+//     if, after leading spaces and tabs, it starts with "# BEGIN ecs-keyagent"
+//     or "# END ecs-keyagent", whatever follows (a "\r" included). Recognition
 //     is deliberately broad, so that an edited or CRLF-converted marker is
 //     still found and its keys replaced instead of a second block being
 //     appended while stale keys stay usable. Structure is strict: a marker

@@ -17,7 +17,7 @@ import (
 // when the markers are damaged.
 func refSplit(data []byte) (before, after []byte, found, ok bool) {
 	kind := func(l string) string {
-		l = strings.Trim(strings.TrimSuffix(l, "\r"), " \t")
+		l = strings.TrimLeft(l, " \t")
 		switch {
 		case strings.HasPrefix(l, "# BEGIN ecs-keyagent"):
 			return "begin"
