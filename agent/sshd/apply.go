@@ -45,7 +45,7 @@ type UserResult struct {
 
 // Result says what Apply did or Inspect found.
 type Result struct {
-	Method    string   // how the agent's settings are placed: drop-in, marked block, or nothing
+	Method    string   // where the agent's settings go: "drop-in PATH", "marked block in PATH" or "none: ..."
 	Changed   []string // files written or removed, as sshd sees them
 	Reloaded  bool
 	Reload    string // what was done about reloading, in words
@@ -132,7 +132,7 @@ func Inspect(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Method: "nothing to write", Warnings: matchWarnings(cfg)}
+	res := Result{Method: "none: inspect only", Warnings: matchWarnings(cfg)}
 	_, err = report(ctx, o, cfg, &res)
 	return res, err
 }

@@ -69,7 +69,7 @@ func makePlan(root, main string, keys []string) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.cfg, p.how = base, "nothing to write"
+	p.cfg, p.how = base, "none: both modes are keep"
 	if len(keys) == 0 {
 		return p, nil
 	}

@@ -1,0 +1,195 @@
+package sshd
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+)
+
+const sshdBin = "/usr/sbin/sshd"
+
+// requireSSHD skips without an sshd binary, except in CI, where the sshd
+// tests must run (STYLE.md). sshd -t/-T/-D also need their privilege
+// separation directory, which systemd would create.
+func requireSSHD(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(sshdBin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("these tests need %s: %v", sshdBin, err)
+		}
+		t.Skipf("these tests need %s: %v", sshdBin, err)
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("these tests need root: sshd -t refuses to run otherwise with root-owned host keys")
+		}
+		t.Skip("these tests need root")
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatalf("create /run/sshd: %v", err)
+	}
+}
+
+// fixture is a configuration tree in a temporary directory, seen by sshd at
+// its real path (Root "/"), with securefs trusting only the directory.
+type fixture struct {
+	t   *testing.T
+	dir string
+}
+
+var (
+	hostKeyOnce sync.Once
+	hostKey     []byte
+)
+
+func newFixture(t *testing.T, files map[string]string) *fixture {
+	t.Helper()
+	f := &fixture{t: t, dir: t.TempDir()}
+	hostKeyOnce.Do(func() {
+		d, err := os.MkdirTemp("", "sshd-hostkey")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(d)
+		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d+"/k").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		hostKey, _ = os.ReadFile(d + "/k")
+	})
+	if err := os.WriteFile(f.dir+"/hostkey", hostKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(f.dir+"/etc/ssh/sshd_config.d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		f.write(name, content)
+	}
+	return f
+}
+
+// expand replaces {{dir}} with the fixture directory.
+func (f *fixture) expand(s string) string { return strings.ReplaceAll(s, "{{dir}}", f.dir) }
+
+func (f *fixture) write(name, content string) {
+	f.t.Helper()
+	p := filepath.Join(f.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(f.expand(content)), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) path(name string) string { return filepath.Join(f.dir, name) }
+
+func (f *fixture) options(rl Reloader, users ...string) Options {
+	return Options{
+		Root:     "/",
+		Config:   f.path("etc/ssh/sshd_config"),
+		Users:    users,
+		SSHD:     sshdBin,
+		Reloader: rl,
+		Logger:   zaptest.NewLogger(f.t),
+		trust:    f.dir,
+	}
+}
+
+// fileInfo is what a snapshot keeps of each file.
+type fileInfo struct {
+	data  string
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+// snapshot reads every file and symlink in the tree.
+func (f *fixture) snapshot() map[string]fileInfo {
+	f.t.Helper()
+	out := map[string]fileInfo{}
+	err := filepath.WalkDir(f.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		var data string
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			l, _ := os.Readlink(p)
+			data = "-> " + l
+		} else {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			data = string(b)
+		}
+		out[strings.TrimPrefix(p, f.dir+"/")] = fileInfo{data: data, mode: fi.Mode(), mtime: fi.ModTime()}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out
+}
+
+// sameFiles fails unless the tree holds exactly the bytes and modes of want.
+func sameFiles(t *testing.T, what string, got, want map[string]fileInfo) {
+	t.Helper()
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Errorf("%s: %s is gone", what, name)
+			continue
+		}
+		if g.data != w.data || g.mode != w.mode {
+			t.Errorf("%s: %s = %q (%v), want %q (%v)", what, name, g.data, g.mode, w.data, w.mode)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s: unexpected file %s: %q", what, name, got[name].data)
+		}
+	}
+}
+
+// sshdT runs the real sshd -T -C for user on the fixture.
+func (f *fixture) sshdT(user string) map[string]string {
+	f.t.Helper()
+	r := sshdRunner{bin: sshdBin, config: f.path("etc/ssh/sshd_config"), log: zaptest.NewLogger(f.t)}
+	v, err := r.effective(context.Background(), user)
+	if err != nil {
+		f.t.Fatalf("sshd -T for %s: %v", user, err)
+	}
+	return v
+}
+
+// fakeReloader records how often it was asked to reload.
+type fakeReloader struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (r *fakeReloader) Reload(context.Context) (bool, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	return true, "fake reload", nil
+}
+
+func (r *fakeReloader) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
