@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
@@ -31,12 +32,30 @@ func writeState(root string, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	dir, err := securefs.OpenSystemDir(root, StateDir, true)
+	dir, err := openStateDir(root)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
 	return dir.WriteFile(StateFile, append(data, '\n'), 0o644, os.Geteuid(), os.Getegid())
+}
+
+// openStateDir opens the state directory, creating it and any missing
+// parent (a scratch --root tree may have no /var/lib) root-owned 0755.
+func openStateDir(root string) (*securefs.Dir, error) {
+	var dir *securefs.Dir
+	prefix := ""
+	for _, part := range strings.Split(strings.Trim(StateDir, "/"), "/") {
+		prefix += "/" + part
+		if dir != nil {
+			dir.Close()
+		}
+		var err error
+		if dir, err = securefs.OpenSystemDir(root, prefix, true); err != nil {
+			return nil, err
+		}
+	}
+	return dir, nil
 }
 
 // LoadState returns the last sync's report from the state file under root.

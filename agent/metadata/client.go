@@ -34,7 +34,7 @@ const (
 
 // Entry is one key pair from the public-keys/ listing.
 type Entry struct {
-	ID   string // the first listing entry that named this body, e.g. "0" or "skp-bp1x"
+	ID   string // the key-pair id ("skp-bp1x") when listed, else the index ("0")
 	Body []byte // the openssh-key body as served, not validated
 }
 
@@ -114,7 +114,7 @@ func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return snap, err
 	}
-	seen := make(map[string]bool, len(ids))
+	seen := make(map[string]int, len(ids)) // body -> index in snap.Keys
 	for _, keyID := range ids {
 		u := c.base + publicKeysPath + keyID + "/openssh-key"
 		body, err := c.get(ctx, u, maxBody)
@@ -127,11 +127,16 @@ func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
 			return Snapshot{InstanceID: id}, err
 		}
 		// Real ECS lists one key twice, as "0/" and as its key-pair id.
+		// Name it by its key-pair id ("skp-..."), which the console shows,
+		// rather than by its index.
 		norm := string(bytes.TrimSpace(body))
-		if seen[norm] {
+		if i, ok := seen[norm]; ok {
+			if isIndex(snap.Keys[i].ID) && !isIndex(keyID) {
+				snap.Keys[i].ID = keyID
+			}
 			continue
 		}
-		seen[norm] = true
+		seen[norm] = len(snap.Keys)
 		snap.Keys = append(snap.Keys, Entry{ID: keyID, Body: body})
 	}
 	return snap, nil
@@ -177,4 +182,14 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// isIndex reports whether a listing id is a bare index such as "0".
+func isIndex(id string) bool {
+	for _, r := range id {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return id != ""
 }

@@ -69,8 +69,8 @@ func TestFetchOneKeyListedTwice(t *testing.T) {
 	if snap.InstanceID != emulator.DefaultInstanceID {
 		t.Errorf("InstanceID = %q, want %q", snap.InstanceID, emulator.DefaultInstanceID)
 	}
-	if len(snap.Keys) != 1 || snap.Keys[0].ID != "0" || string(snap.Keys[0].Body) != keyA {
-		t.Errorf("Keys = %q, want one entry 0 with keyA", snap.Keys)
+	if len(snap.Keys) != 1 || snap.Keys[0].ID != "skp-x" || string(snap.Keys[0].Body) != keyA {
+		t.Errorf("Keys = %q, want one entry skp-x (the key-pair id, not the index) with keyA", snap.Keys)
 	}
 	if n := count(emu, "GET", "/latest/meta-data/public-keys/skp-x/openssh-key"); n != 1 {
 		t.Errorf("GETs of skp-x/openssh-key = %d, want 1 (listed, fetched, then de-duplicated)", n)
@@ -90,7 +90,7 @@ func TestFetchTwoKeys(t *testing.T) {
 	for _, k := range snap.Keys {
 		got = append(got, k.ID+"="+strings.TrimSpace(string(k.Body)))
 	}
-	want := []string{"0=" + keyA, "1=" + keyB}
+	want := []string{"skp-a=" + keyA, "skp-b=" + keyB}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("Keys = %q, want %q", got, want)
 	}
