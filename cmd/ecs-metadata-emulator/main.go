@@ -4,7 +4,13 @@
 // and is not installed by the packages.
 //
 //	ecs-metadata-emulator [--listen 127.0.0.1:0] [--key-file PATH]... \
-//	    [--instance-id ID] [--token-policy optional] [--addr-file PATH]
+//	    [--generate-key PATH] [--instance-id ID] [--token-policy optional] [--addr-file PATH]
+//	ecs-metadata-emulator --control URL [--key-file PATH]... [--generate-key PATH]
+//
+// --generate-key writes a fresh ed25519 key pair to PATH and PATH.pub and
+// binds its public half after the --key-file keys. With --control it serves
+// nothing: it binds the given keys (none: detaches) on the emulator already
+// running at URL, for scripts such as `make demo` that need no curl.
 //
 // It prints "listening on http://ADDR" on stdout once it accepts
 // connections, writes the same URL to --addr-file if given (removing it on
@@ -56,11 +62,26 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		keyFiles = append(keyFiles, s)
 		return nil
 	})
+	genKey := fs.String("generate-key", "", "write a fresh ed25519 key pair to `PATH` and PATH.pub and bind it")
+	control := fs.String("control", "", "bind the keys on the emulator running at `URL` instead of serving")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("parse arguments: unexpected %q", fs.Arg(0))
+	}
+	if *genKey != "" {
+		if err := generateKey(*genKey); err != nil {
+			return err
+		}
+		keyFiles = append(keyFiles, *genKey+".pub")
+	}
+	if *control != "" {
+		keys, err := readKeys(keyFiles)
+		if err != nil {
+			return err
+		}
+		return bindRemote(ctx, *control, keys)
 	}
 
 	emu := emulator.New()
