@@ -121,6 +121,9 @@ func Parse(data []byte, cfg *Config) error {
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
+			if perr.LastKey != "" && !strings.Contains(perr.Message, perr.LastKey) {
+				return fmt.Errorf("line %d: %s: %s", perr.Position.Line, perr.LastKey, perr.Message)
+			}
 			return fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
 		}
 		return err
@@ -150,6 +153,9 @@ func (c *Config) validate(data []byte, md toml.MetaData) error {
 	}
 	if s := c.TokenTTL.Duration; s < time.Second || s > 6*time.Hour {
 		return fail("token_ttl", "must be between 1s and 6h, got %s", s)
+	}
+	if c.TokenTTL.Duration%time.Second != 0 {
+		return fail("token_ttl", "must be a whole number of seconds, got %s", c.TokenTTL.Duration)
 	}
 	if len(c.Users) == 0 {
 		return fail("users", "must name at least one user")
