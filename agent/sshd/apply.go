@@ -137,13 +137,14 @@ func Inspect(ctx context.Context, o Options) (Result, error) {
 	return res, err
 }
 
-// report fills CheckedBy and Users and returns sshd's PidFile when known.
-func report(ctx context.Context, o Options, cfg *config, res *Result) (string, error) {
+// report fills CheckedBy and Users and returns sshd's global values (sshd -T
+// without -C), or nil when the parser answered.
+func report(ctx context.Context, o Options, cfg *config, res *Result) (map[string]string, error) {
 	r := o.runner()
 	if r == nil {
 		res.CheckedBy = CheckedByParser
 		if len(cfg.problems) > 0 {
-			return "", fmt.Errorf("check %s: %s", o.Config, strings.Join(cfg.problems, "; "))
+			return nil, fmt.Errorf("check %s: %s", o.Config, strings.Join(cfg.problems, "; "))
 		}
 		for _, u := range o.Users {
 			ci := &connInfo{user: u, host: testAddr, addr: testAddr}
@@ -151,21 +152,21 @@ func report(ctx context.Context, o Options, cfg *config, res *Result) (string, e
 			kbd, _ := cfg.effective(kwKbd, ci)
 			res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: pw, KbdInteractiveAuthentication: kbd})
 		}
-		return "", nil
+		return nil, nil
 	}
 	res.CheckedBy = CheckedBySSHD
 	global, err := r.effective(ctx, "")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	for _, u := range o.Users {
 		v, err := r.effective(ctx, u)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: v[kwPassword], KbdInteractiveAuthentication: v[kwKbd]})
 	}
-	return global["pidfile"], nil
+	return global, nil
 }
 
 // changes compares the plan with the disk and returns the files to write,

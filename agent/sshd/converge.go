@@ -51,9 +51,14 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 		res.Changed = append(res.Changed, f.path)
 		o.Logger.Info("updated sshd configuration", zap.String("file", f.path), zap.String("method", p.how))
 	}
-	pidFile, err := report(ctx, o, p.cfg, &res)
+	global, err := report(ctx, o, p.cfg, &res)
 	if err != nil {
 		return res, err
+	}
+	for _, k := range o.keys() {
+		if v, ok := global[k]; ok && v != "no" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("sshd -T reports %s %s globally: sshd reads the configuration differently from the agent", k, v))
+		}
 	}
 	if len(after) == 0 {
 		return res, nil
@@ -64,7 +69,7 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 	}
 	rl := o.Reloader
 	if rl == nil {
-		rl = SystemReloader{PidFile: pidFile}
+		rl = SystemReloader{PidFile: global["pidfile"]}
 	}
 	res.Reloaded, res.Reload, err = rl.Reload(ctx)
 	if err != nil {

@@ -36,7 +36,7 @@ func (r SystemReloader) Reload(ctx context.Context) (bool, string, error) {
 		}
 		// No unit runs sshd: one started by hand still has its pid file.
 	}
-	return PIDFileReloader{PidFile: r.PidFile}.Reload(ctx)
+	return PIDFileReloader(r).Reload(ctx)
 }
 
 // PIDFileReloader sends SIGHUP to the sshd whose pid is in PidFile, which
