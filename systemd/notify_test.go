@@ -1,0 +1,99 @@
+package systemd
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// listen opens a real unixgram socket as NOTIFY_SOCKET, as systemd does.
+func listen(t *testing.T) *net.UnixConn {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", path)
+	return conn
+}
+
+func read(t *testing.T, conn *net.UnixConn) string {
+	t.Helper()
+	buf := make([]byte, 4096)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("read notification: %v", err)
+	}
+	return string(buf[:n])
+}
+
+func TestNotifier(t *testing.T) {
+	conn := listen(t)
+	var n Notifier
+	tests := []struct {
+		name string
+		send func()
+		want string
+	}{
+		{"ready", n.Ready, "READY=1"},
+		{"status", func() { n.Status("root: 1 key\nsecond line") }, "STATUS=root: 1 key second line"},
+		{"watchdog", n.Watchdog, "WATCHDOG=1"},
+		{"stopping", n.Stopping, "STOPPING=1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.send()
+			if got := read(t, conn); got != tt.want {
+				t.Errorf("notification = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStatusBounded(t *testing.T) {
+	conn := listen(t)
+	Notifier{}.Status(strings.Repeat("é", 1000))
+	got := read(t, conn)
+	if len(got) > len("STATUS=")+maxStatus || !strings.HasSuffix(got, "…") {
+		t.Errorf("long status: got %d bytes ending %q, want at most %d ending in …", len(got), got[len(got)-8:], maxStatus)
+	}
+	if !strings.HasPrefix(got, "STATUS=éé") || strings.ContainsRune(got, '\uFFFD') {
+		t.Errorf("long status cut inside a character: %q", got[:20])
+	}
+}
+
+// Outside systemd every call is a silent no-op.
+func TestNotifierOutsideSystemd(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "")
+	var n Notifier
+	n.Ready()
+	n.Status("x")
+	n.Watchdog()
+	n.Stopping()
+}
+
+func TestWatchdogInterval(t *testing.T) {
+	tests := []struct {
+		name, usec, pid string
+		want            time.Duration
+	}{
+		{"unset", "", "", 0},
+		{"set", "4000000", "", 4 * time.Second},
+		{"for another process", "4000000", "1", 0},
+		{"malformed", "soon", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("WATCHDOG_USEC", tt.usec)
+			t.Setenv("WATCHDOG_PID", tt.pid)
+			if got := WatchdogInterval(); got != tt.want {
+				t.Errorf("WatchdogInterval() with WATCHDOG_USEC=%q WATCHDOG_PID=%q = %v, want %v", tt.usec, tt.pid, got, tt.want)
+			}
+		})
+	}
+}
