@@ -53,14 +53,18 @@ type UserReport struct {
 
 // SSHDReport is what the sshd step found and did.
 type SSHDReport struct {
+	Method    string           `json:"method,omitempty"` // drop-in, marked block, or none
 	Changed   []string         `json:"changed,omitempty"`
 	Reloaded  bool             `json:"reloaded"`
 	Reload    string           `json:"reload,omitempty"`
 	CheckedBy string           `json:"checked_by,omitempty"`
-	Skipped   string           `json:"skipped,omitempty"`
+	Skipped   string           `json:"skipped,omitempty"` // why password logon was left alone
 	Users     []SSHDUserReport `json:"users,omitempty"`
 	Warnings  []string         `json:"warnings,omitempty"`
 	Error     string           `json:"error,omitempty"`
+	// ReloadPending: the configuration was written but sshd not reloaded;
+	// the next sync reloads even if it writes nothing.
+	ReloadPending bool `json:"reload_pending,omitempty"`
 }
 
 // SSHDUserReport holds the effective password settings for one user.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 	"github.com/ecs-keyagent/ecs-keyagent/keys"
 	"github.com/ecs-keyagent/ecs-keyagent/keys/securefs"
 )
@@ -34,6 +35,9 @@ type Options struct {
 	DryRun bool   // compute and report, write nothing
 	Logger *zap.Logger
 	Now    func() time.Time
+	// SSHDReloader reloads sshd after a change; nil is the system's way
+	// (systemd over D-Bus, else SIGHUP to sshd's pid file).
+	SSHDReloader sshd.Reloader
 }
 
 // Engine runs syncs. The one-shot command and the daemon share it, so they
@@ -90,6 +94,7 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 		}
 		r.Users = append(r.Users, ur)
 	}
+	e.syncSSHD(ctx, r)
 	if r.Outcome == OutcomeOK {
 		for _, k := range r.Keys {
 			if !k.Installed {

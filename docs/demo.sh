@@ -26,6 +26,11 @@ chmod 0700 "$root/home/demo/.ssh"
 printf '# added by hand\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl laptop' \
 	> "$root/home/demo/.ssh/authorized_keys"
 chmod 0600 "$root/home/demo/.ssh/authorized_keys"
+# ... and sshd laid out like an Ubuntu cloud image: drop-ins first, one of
+# them turning password logon on.
+mkdir -p "$root/etc/ssh/sshd_config.d"
+printf 'Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n' > "$root/etc/ssh/sshd_config"
+echo 'PasswordAuthentication yes' > "$root/etc/ssh/sshd_config.d/50-cloud-init.conf"
 
 say "metadata emulator on 127.0.0.1, hardened mode enforced, a fresh key bound"
 "$emu" --listen 127.0.0.1:0 --token-policy enforced --generate-key "$tmp/id_first" \
@@ -41,9 +46,11 @@ echo "emulator at $url; bound key: $(cut -d' ' -f1,3 "$tmp/id_first.pub")"
 
 sync() { run "$agent" sync --root "$root" --endpoint "$url" --user demo "$@" || true; }
 
-say "sync: the bound key goes into a marked block; the hand-added key stays"
+say "sync: the bound key goes into a marked block; the hand-added key stays;"
+say "password logon goes off through a drop-in that sorts before cloud-init's"
 sync
 run cat "$root/home/demo/.ssh/authorized_keys"
+run cat "$root/etc/ssh/sshd_config.d/00-ecs-keyagent.conf"
 
 say "sync again: nothing to do, nothing written"
 sync

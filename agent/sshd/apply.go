@@ -31,6 +31,7 @@ type Options struct {
 	SSHD           string   // sshd binary; "" is /usr/sbin/sshd under Root
 	SSHDArgs       []string // extra arguments for every sshd run
 	Reloader       Reloader // nil is SystemReloader with sshd's PidFile
+	RetryReload    bool     // reload even if nothing changed: an earlier reload failed (ErrReload)
 	Logger         *zap.Logger
 
 	trust string // securefs root; tests set it below the world-writable /tmp

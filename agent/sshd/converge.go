@@ -60,7 +60,7 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("sshd -T reports %s %s globally: sshd reads the configuration differently from the agent", k, v))
 		}
 	}
-	if len(after) == 0 {
+	if len(after) == 0 && !o.RetryReload {
 		return res, nil
 	}
 	if o.Root != "/" {

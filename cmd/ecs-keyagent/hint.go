@@ -12,7 +12,7 @@ import (
 // hint says what to do about err, or "" when there is nothing useful to say.
 func hint(err error) string {
 	var ue usageError
-	var netErr net.Error
+	var netErr *net.OpError
 	switch {
 	case errors.As(err, &ue):
 		return "see 'ecs-keyagent -h' and the configuration reference in the README"
