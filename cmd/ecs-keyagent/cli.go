@@ -44,7 +44,7 @@ type command struct {
 	run                func(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error
 }
 
-var commands = []*command{syncCmd, statusCmd, versionCmd}
+var commands = []*command{syncCmd, statusCmd, restoreCmd, versionCmd}
 
 // cliEnv is what every subcommand gets: output streams and global flags.
 type cliEnv struct {
