@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// sshdWatcher is what the sshd step offers the daemon: the files it owns
+// (its drop-in, or the main file it edits), as paths under the root in use.
+// TODO(issue 4): Engine.SSHDWatchPaths arrives with the sshd step; until then
+// this assertion fails and only authorized_keys files are watched.
+type sshdWatcher interface {
+	SSHDWatchPaths() []string
+}
+
+// WatchPaths returns the files whose drift the daemon repairs, as paths under
+// the root in use: each target user's ~/.ssh/authorized_keys and the sshd
+// step's files. A user that cannot be looked up is left out and reported;
+// the others are still returned.
+func (e *Engine) WatchPaths() ([]string, error) {
+	var paths []string
+	var errs []error
+	for _, name := range e.opts.Config.Users {
+		acct, err := lookupUser(e.opts.Root, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		paths = append(paths, filepath.Join(e.opts.Root, acct.Home, ".ssh", "authorized_keys"))
+	}
+	if s, ok := any(e).(sshdWatcher); ok {
+		paths = append(paths, s.SSHDWatchPaths()...)
+	}
+	return paths, errors.Join(errs...)
+}
+
+// driftWatcher watches, for each file, its directory and the directory above
+// (a user's ~/.ssh and home), so that a deleted and recreated ~/.ssh is seen
+// and watched again. inotify drops a watch when its directory goes; refresh
+// adds it back once the directory exists again.
+type driftWatcher struct {
+	w     *fsnotify.Watcher
+	files map[string]bool // the files themselves
+	dirs  map[string]bool // each file's directory: events on it matter too
+	want  map[string]bool // directories to watch: dirs and their parents
+}
+
+func newDriftWatcher() (*driftWatcher, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	return &driftWatcher{w: w}, nil
+}
+
+// set replaces the watched files and refreshes the watches.
+func (d *driftWatcher) set(files []string) error {
+	d.files, d.dirs, d.want = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, f := range files {
+		f = filepath.Clean(f)
+		dir := filepath.Dir(f)
+		d.files[f], d.dirs[dir] = true, true
+		d.want[dir], d.want[filepath.Dir(dir)] = true, true
+	}
+	for _, p := range d.w.WatchList() {
+		if !d.want[p] {
+			d.w.Remove(p) //nolint:errcheck // gone already is fine
+		}
+	}
+	return d.refresh()
+}
+
+// refresh adds a watch on every wanted directory that exists. Adding one
+// that is watched already changes nothing.
+func (d *driftWatcher) refresh() error {
+	var errs []error
+	for p := range d.want {
+		if err := d.w.Add(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// relevant reports whether ev touches a watched file or its directory; events
+// on a user's other files (~/.bashrc, ~/.ssh/id_ed25519, our own temporary
+// files before the rename) do not matter.
+func (d *driftWatcher) relevant(ev fsnotify.Event) bool {
+	name := filepath.Clean(ev.Name)
+	return d.files[name] || d.dirs[name]
+}
+
+func (d *driftWatcher) close() error { return d.w.Close() }
