@@ -49,6 +49,9 @@ type UserReport struct {
 	Usable  int      `json:"usable_keys"` // keys sshd can use in the file after the sync
 	Diff    string   `json:"diff,omitempty"`
 	Error   string   `json:"error,omitempty"`
+
+	home string // from passwd, for matching sshd's AuthorizedKeysFile
+	uid  int
 }
 
 // SSHDReport is what the sshd step found and did.

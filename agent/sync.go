@@ -43,8 +43,9 @@ type Options struct {
 // Engine runs syncs. The one-shot command and the daemon share it, so they
 // share the lock, the state file and every decision.
 type Engine struct {
-	opts   Options
-	client *metadata.Client
+	opts      Options
+	client    *metadata.Client
+	sshdCache *sshdCache // the last sshd step; Sync calls are serialised by the lock
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long
@@ -167,6 +168,7 @@ func (e *Engine) convergeUser(ur *UserReport, managed []keys.Key) error {
 		return err
 	}
 	ur.Path = filepath.Join(acct.Home, ".ssh", "authorized_keys")
+	ur.home, ur.uid = acct.Home, acct.UID
 	home, err := securefs.OpenHome(o.Root, acct.Home, acct.UID)
 	if err != nil {
 		return err

@@ -42,6 +42,9 @@ type UserResult struct {
 	User                         string
 	PasswordAuthentication       string
 	KbdInteractiveAuthentication string
+	// AuthorizedKeysFiles are the files sshd reads keys from for the user,
+	// unexpanded (%h, %u, relative to the home), as sshd -T prints them.
+	AuthorizedKeysFiles []string
 }
 
 // Result says what Apply did or Inspect found.
@@ -151,7 +154,8 @@ func report(ctx context.Context, o Options, cfg *config, res *Result) (map[strin
 			ci := &connInfo{user: u, host: testAddr, addr: testAddr}
 			pw, _ := cfg.effective(kwPassword, ci)
 			kbd, _ := cfg.effective(kwKbd, ci)
-			res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: pw, KbdInteractiveAuthentication: kbd})
+			res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: pw, KbdInteractiveAuthentication: kbd,
+				AuthorizedKeysFiles: cfg.authorizedKeysFiles(ci)})
 		}
 		return nil, nil
 	}
@@ -165,7 +169,8 @@ func report(ctx context.Context, o Options, cfg *config, res *Result) (map[strin
 		if err != nil {
 			return nil, err
 		}
-		res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: v[kwPassword], KbdInteractiveAuthentication: v[kwKbd]})
+		res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: v[kwPassword], KbdInteractiveAuthentication: v[kwKbd],
+			AuthorizedKeysFiles: strings.Fields(v[kwAuthorizedKeysFile])})
 	}
 	return global, nil
 }
