@@ -53,9 +53,9 @@ func RunDaemon(ctx context.Context, o DaemonOptions) error {
 
 type daemon struct {
 	o       DaemonOptions
-	log     *zap.Logger  // repeated warnings summarised
-	repeats *repeatCore  // its core, told when a sync cycle ends
-	eng     *Engine      // rebuilt on SIGHUP with the new configuration
+	log     *zap.Logger // repeated warnings summarised
+	repeats *repeatCore // its core, told when a sync cycle ends
+	eng     *Engine     // rebuilt on SIGHUP with the new configuration
 	poll    time.Duration
 	watch   *driftWatcher // nil when inotify is unavailable
 
