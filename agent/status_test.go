@@ -1,0 +1,38 @@
+package agent
+
+import (
+	"testing"
+	"time"
+)
+
+func TestStatusLine(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	off := &SSHDReport{Users: []SSHDUserReport{{User: "root", PasswordAuthentication: "no", KbdInteractiveAuthentication: "no"}}}
+	tests := []struct {
+		name string
+		st   daemonStatus
+		want string
+	}{
+		{"booting", daemonStatus{}, "waiting for the metadata service"},
+		{"boot failing", daemonStatus{failing: 3, failErr: "connection refused", failedAt: now.Add(-time.Minute)},
+			"waiting for the metadata service; failing since 03:03:05 (3 attempts): connection refused"},
+		{"one key", daemonStatus{good: &Report{Users: []UserReport{{User: "root", Kept: []string{"SHA256:abc"}}}, SSHD: off},
+			goodAt: now.Add(-12 * time.Second)},
+			"root: 1 key (SHA256:abc), synced 12 s ago; password logon off"},
+		{"two users, no sshd step", daemonStatus{good: &Report{Users: []UserReport{
+			{User: "root", Added: []string{"SHA256:b"}, Kept: []string{"SHA256:a"}},
+			{User: "ecs-user", Error: "refusing /home/ecs-user/.ssh: writable by group"}}}, goodAt: now.Add(-3 * time.Minute)},
+			"root: 2 keys (SHA256:b, SHA256:a), ecs-user: failed: refusing /home/ecs-user/.ssh: writable by group, synced 3 min ago"},
+		{"no key, metadata down since", daemonStatus{good: &Report{NoKeyBound: true, Users: []UserReport{{User: "root"}},
+			SSHD: &SSHDReport{Users: []SSHDUserReport{{User: "root", PasswordAuthentication: "yes", KbdInteractiveAuthentication: "no"}}}},
+			goodAt: now.Add(-2 * time.Hour), failing: 7, failErr: "timeout", failedAt: now.Add(-time.Hour)},
+			"root: no key bound, synced 2 h ago; password logon on for root; failing since 02:04:05 (7 attempts): timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.st.line(now); got != tt.want {
+				t.Errorf("line() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
