@@ -176,6 +176,6 @@ func readsFile(patterns []string, u UserReport) bool {
 // reloadPending reports whether the last sync wrote sshd's configuration but
 // could not reload sshd: this sync must reload even though it writes nothing.
 func (e *Engine) reloadPending() bool {
-	last, err := LoadState(e.opts.Root)
-	return err == nil && last.SSHD != nil && last.SSHD.ReloadPending
+	last := e.previous()
+	return last != nil && last.SSHD != nil && last.SSHD.ReloadPending
 }

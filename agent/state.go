@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
@@ -18,13 +20,43 @@ const maxStateSize = 1 << 20
 
 // saveState records r as the last sync's result. A dry run records nothing.
 // Failing to save is logged, not fatal: the files themselves are the truth.
+//
+// The state file on disk is rewritten only when the result differs in more
+// than its time, so an idle daemon polling every 30 s writes nothing to disk
+// (issue #4); the time of every sync goes to a file under /run (tmpfs).
 func (e *Engine) saveState(r *Report) {
 	if e.opts.DryRun {
 		return
 	}
+	if err := writeLastSync(e.opts.Root, r.Time); err != nil {
+		e.opts.Logger.Warn("last sync time not saved", zap.Error(err))
+	}
+	if prev := e.previous(); prev != nil && sameResult(prev, r) {
+		return
+	}
 	if err := writeState(e.opts.Root, r); err != nil {
 		e.opts.Logger.Warn("state not saved", zap.Error(err))
+		return
 	}
+	e.last = r
+}
+
+// previous returns the last recorded result: this engine's, or the state
+// file's for the first sync of a process.
+func (e *Engine) previous() *Report {
+	if e.last == nil {
+		e.last, _ = LoadState(e.opts.Root)
+	}
+	return e.last
+}
+
+// sameResult reports whether a and b differ only in their time.
+func sameResult(a, b *Report) bool {
+	ac, bc := *a, *b
+	ac.Time, bc.Time = time.Time{}, time.Time{}
+	aj, err1 := json.Marshal(&ac)
+	bj, err2 := json.Marshal(&bc)
+	return err1 == nil && err2 == nil && bytes.Equal(aj, bj)
 }
 
 func writeState(root string, r *Report) error {
@@ -38,6 +70,32 @@ func writeState(root string, r *Report) error {
 	}
 	defer dir.Close()
 	return dir.WriteFile(StateFile, append(data, '\n'), 0o644, os.Geteuid(), os.Getegid())
+}
+
+// writeLastSync records when the last sync ran, under /run.
+func writeLastSync(root string, t time.Time) error {
+	dir, err := securefs.OpenSystemDir(root, filepath.Dir(LastSyncPath), true)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.WriteFile(filepath.Base(LastSyncPath), []byte(t.UTC().Format(time.RFC3339Nano)+"\n"), 0o644, os.Geteuid(), os.Getegid())
+}
+
+// LastSync returns when the last sync ran (any sync, also one whose result
+// equalled the one before), or the zero time if unknown.
+func LastSync(root string) time.Time {
+	dir, err := securefs.OpenSystemDir(root, filepath.Dir(LastSyncPath), false)
+	if err != nil {
+		return time.Time{}
+	}
+	defer dir.Close()
+	data, _, err := dir.ReadFile(filepath.Base(LastSyncPath), 64, os.Geteuid())
+	if err != nil {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(data)))
+	return t
 }
 
 // openStateDir opens the state directory, creating it and any missing

@@ -19,9 +19,10 @@ import (
 
 // Paths of the agent's own files, relative to the filesystem root in use.
 const (
-	LockPath  = "/run/ecs-keyagent/lock"
-	StateDir  = "/var/lib/ecs-keyagent"
-	StateFile = "state.json"
+	LockPath     = "/run/ecs-keyagent/lock"
+	LastSyncPath = "/run/ecs-keyagent/last-sync"
+	StateDir     = "/var/lib/ecs-keyagent"
+	StateFile    = "state.json"
 )
 
 // maxAuthorizedKeys bounds the authorized_keys file we read: a user can make
@@ -46,6 +47,7 @@ type Engine struct {
 	opts      Options
 	client    *metadata.Client
 	sshdCache *sshdCache // the last sshd step; Sync calls are serialised by the lock
+	last      *Report    // the last recorded result, see saveState
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long

@@ -39,8 +39,13 @@ func runStatus(_ context.Context, env *cliEnv, fs *flag.FlagSet, args []string) 
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(env.stdout, "last sync: %s (%s ago), outcome %s\n",
-		r.Time.Local().Format(time.RFC3339), time.Since(r.Time).Round(time.Second), r.Outcome)
+	last := agent.LastSync(root)
+	if last.Before(r.Time) {
+		last = r.Time
+	}
+	fmt.Fprintf(env.stdout, "last sync: %s (%s ago), outcome %s; this result since %s\n",
+		last.Local().Format(time.RFC3339), time.Since(last).Round(time.Second), r.Outcome,
+		r.Time.Local().Format(time.RFC3339))
 	if r.Error != "" {
 		fmt.Fprintf(env.stdout, "error: %s\n", r.Error)
 	}
