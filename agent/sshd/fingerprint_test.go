@@ -39,7 +39,10 @@ func TestFingerprint(t *testing.T) {
 	}{
 		{"mode", func() Options { o2 := o; o2.Password = Keep; return o2 }},
 		{"users", func() Options { o2 := o; o2.Users = []string{"root", "ecs-user"}; return o2 }},
-		{"drop-in edited", func() Options { write("etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication no\n"); return o }},
+		{"drop-in edited", func() Options {
+			write("etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication no\n")
+			return o
+		}},
 		{"drop-in added", func() Options { write("etc/ssh/sshd_config.d/00-ecs-keyagent.conf", "# x\n"); return o }},
 		{"drop-in removed", func() Options { os.Remove(filepath.Join(dir, "00-ecs-keyagent.conf")); return o }},
 		{"main file edited", func() Options { write("etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\n"); return o }},
