@@ -79,6 +79,11 @@ func (s store) save(f fileState) error {
 		return err
 	}
 	defer d.Close()
+	// A sync killed mid-write leaves its temporary file; without this, one
+	// would stay in /etc/ssh for good (found by agent/reliability).
+	if _, err := d.CleanTemp(name); err != nil {
+		return fmt.Errorf("clean temporary files in %s: %w", d.Path(), err)
+	}
 	if !f.exists {
 		return d.Remove(name)
 	}
