@@ -69,7 +69,7 @@ func writeState(root string, r *Report) error {
 		return err
 	}
 	defer dir.Close()
-	return dir.WriteFile(StateFile, append(data, '\n'), 0o644, os.Geteuid(), os.Getegid())
+	return writeClean(dir, StateFile, append(data, '\n'))
 }
 
 // writeLastSync records when the last sync ran, under /run.
@@ -79,7 +79,18 @@ func writeLastSync(root string, t time.Time) error {
 		return err
 	}
 	defer dir.Close()
-	return dir.WriteFile(filepath.Base(LastSyncPath), []byte(t.UTC().Format(time.RFC3339Nano)+"\n"), 0o644, os.Geteuid(), os.Getegid())
+	return writeClean(dir, filepath.Base(LastSyncPath), []byte(t.UTC().Format(time.RFC3339Nano)+"\n"))
+}
+
+// writeClean replaces one of the agent's own files, first removing the
+// temporary files a sync killed mid-write left for it (found by
+// agent/reliability's SIGKILL test: they piled up under /run and
+// /var/lib/ecs-keyagent).
+func writeClean(dir *securefs.Dir, name string, data []byte) error {
+	if _, err := dir.CleanTemp(name); err != nil {
+		return fmt.Errorf("clean temporary files in %s: %w", dir.Path(), err)
+	}
+	return dir.WriteFile(name, data, 0o644, os.Geteuid(), os.Getegid())
 }
 
 // LastSync returns when the last sync ran (any sync, also one whose result
