@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/systemd"
 )
 
 // Exit statuses, documented in the README.
@@ -44,7 +45,7 @@ type command struct {
 	run                func(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error
 }
 
-var commands = []*command{syncCmd, statusCmd, restoreCmd, versionCmd}
+var commands = []*command{syncCmd, runCmd, statusCmd, restoreCmd, versionCmd}
 
 // cliEnv is what every subcommand gets: output streams and global flags.
 type cliEnv struct {
@@ -144,7 +145,9 @@ func (env *cliEnv) errorf(err error) {
 	}
 }
 
-// logger builds the zap logger: console lines on a terminal, JSON otherwise.
+// logger builds the zap logger: native journal entries when stderr is the
+// journal (JOURNAL_STREAM names it, systemd.exec(5)), else console lines on
+// a terminal and JSON otherwise.
 func (env *cliEnv) logger(defaultLevel string) (*zap.Logger, error) {
 	name := env.logLevel
 	if name == "" {
@@ -164,7 +167,11 @@ func (env *cliEnv) logger(defaultLevel string) (*zap.Logger, error) {
 	} else {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(env.stderr), level)), nil
+	core := zapcore.NewCore(enc, zapcore.AddSync(env.stderr), level)
+	if env.stderr == os.Stderr && systemd.UnderJournal() {
+		core = systemd.JournalCore(level, core)
+	}
+	return zap.New(core), nil
 }
 
 // loadConfig reads the configuration under root: the default file may be
