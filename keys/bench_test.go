@@ -1,0 +1,113 @@
+package keys
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// benchFile is an authorized_keys file of n lines as users grow them: their
+// own keys with comments, a few comment lines and blank lines, the managed
+// block in the middle holding old.
+func benchFile(b *testing.B, n int, old Key) []byte {
+	b.Helper()
+	var sb strings.Builder
+	for i := range n {
+		switch {
+		case i == n/2:
+			sb.WriteString(blockOf(old))
+		case i%50 == 1:
+			fmt.Fprintf(&sb, "# team key %d\n", i)
+		case i%50 == 2:
+			sb.WriteString("\n")
+		default:
+			fmt.Fprintf(&sb, "%s user-%d@laptop\n", line(edPub(b, byte(i%200)), ""), i)
+		}
+	}
+	return []byte(sb.String())
+}
+
+// metadataBody is an openssh-key body as the metadata service serves it.
+func metadataBody(b *testing.B, seed byte) []byte {
+	b.Helper()
+	s := make([]byte, ed25519.SeedSize)
+	s[0], s[1] = seed, 0xec
+	pub, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(s).Public())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return append(bytes.TrimSuffix(ssh.MarshalAuthorizedKey(pub), []byte("\n")), " skp-bench\n"...)
+}
+
+// BenchmarkFileSync is the keys side of one user's sync in the engine
+// (agent.Engine.apply): parse the metadata key, merge it into the file,
+// render, then read the old block and the usable keys of the result back.
+// "changed" rotates the bound key, "unchanged" finds it in place. ns/line
+// shows whether the cost grows linearly with the file (issue 7).
+func BenchmarkFileSync(b *testing.B) {
+	oldBody, newBody := metadataBody(b, 1), metadataBody(b, 2)
+	old, err := ParseKey(oldBody, Policy{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{10, 1000, 100000} {
+		file := benchFile(b, n, old)
+		for _, c := range []struct {
+			name string
+			body []byte
+		}{{"unchanged", oldBody}, {"changed", newBody}} {
+			b.Run(fmt.Sprintf("lines=%d/%s", n, c.name), func(b *testing.B) {
+				b.SetBytes(int64(len(file)))
+				b.ReportAllocs()
+				for b.Loop() {
+					k, err := ParseKey(c.body, Policy{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					next, err := Merge(file, []Key{k})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := BlockLines(file); err != nil {
+						b.Fatal(err)
+					}
+					if len(UsableKeys(next)) == 0 {
+						b.Fatal("no usable key after merge")
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/line")
+			})
+		}
+	}
+}
+
+// BenchmarkMergeOnly is Merge alone on the same files: find the block,
+// render the new one, splice. It is what scales with the file when the
+// usable-key check is left out.
+func BenchmarkMergeOnly(b *testing.B) {
+	old, err := ParseKey(metadataBody(b, 1), Policy{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, err := ParseKey(metadataBody(b, 2), Policy{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{10, 1000, 100000} {
+		file := benchFile(b, n, old)
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(file)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Merge(file, []Key{k}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/line")
+		})
+	}
+}
