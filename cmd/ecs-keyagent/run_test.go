@@ -192,4 +192,3 @@ func pubKey(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp)))
 }
-
