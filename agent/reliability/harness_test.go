@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,7 +80,7 @@ type outcome struct {
 	stdout   string
 	stderr   string
 	elapsed  time.Duration
-	maxRSS   int64 // KiB
+	maxRSS   int64 // KiB, peak VmHWM sampled from /proc
 }
 
 // runAgent runs ecs-keyagent with args and waits, at most limit.
@@ -91,7 +93,16 @@ func runAgent(t testing.TB, limit time.Duration, args ...string) outcome {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	var hwm int64
+	err := cmd.Start()
+	if err == nil {
+		done := make(chan struct{})
+		sampled := make(chan int64)
+		go func() { sampled <- sampleHWM(cmd.Process.Pid, done) }()
+		err = cmd.Wait()
+		close(done)
+		hwm = <-sampled
+	}
 	o := outcome{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
 	if ctx.Err() != nil {
 		o.status, o.signaled = -1, true
@@ -99,7 +110,46 @@ func runAgent(t testing.TB, limit time.Duration, args ...string) outcome {
 		return o
 	}
 	fillOutcome(&o, cmd.ProcessState, err)
+	o.maxRSS = hwm
 	return o
+}
+
+// sampleHWM polls the peak resident set (VmHWM) of pid until done and
+// returns the largest value seen, in KiB. The rusage of a child is no use
+// here: Linux counts in its ru_maxrss the parent's memory it shared until
+// exec (Go starts children with CLONE_VM), so it reports the test process.
+// A process that lives under a millisecond may show 0.
+func sampleHWM(pid int, done <-chan struct{}) int64 {
+	var peak int64
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	for {
+		if kb := statusField(path, "VmHWM:"); kb > peak {
+			peak = kb
+		}
+		select {
+		case <-done:
+			return peak
+		case <-time.After(500 * time.Microsecond):
+		}
+	}
+}
+
+// statusField reads one "Name:   N kB" field of a /proc status file; 0 if absent.
+func statusField(path, name string) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for l := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(l, name); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 func fillOutcome(o *outcome, ps *os.ProcessState, err error) {
@@ -111,9 +161,6 @@ func fillOutcome(o *outcome, ps *os.ProcessState, err error) {
 	o.status = ps.ExitCode()
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		o.signaled = true
-	}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		o.maxRSS = ru.Maxrss
 	}
 }
 
