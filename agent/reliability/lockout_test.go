@@ -137,6 +137,9 @@ func TestLockout(t *testing.T) {
 				safe := meta == "valid" || meta == "valid and invalid"
 				for _, u := range users {
 					st := homeStates[rand.IntN(len(homeStates))]
+					if rand.IntN(2) == 0 { // half the homes usable, so both outcomes occur
+						st = homeStates[rand.IntN(3)]
+					}
 					states[u.name] = st
 					prepareHome(t, tr, u.name, u.uid, st)
 					safe = safe && safeHome(st)
