@@ -84,6 +84,9 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 	if s.Skipped != "" && disable && !o.DryRun {
 		o.Logger.Warn("password logon left as it is", zap.String("reason", s.Skipped))
 	}
+	if res.Managed != "" || res.skipped == "" {
+		e.sshdManaged = res.Managed // "" after keep: nothing of ours to watch
+	}
 	if cacheKey != "" && len(s.Changed) == 0 {
 		e.sshdCache = &sshdCache{key: cacheKey, report: *s}
 	} else {
@@ -171,6 +174,16 @@ func readsFile(patterns []string, u UserReport) bool {
 		}
 	}
 	return false
+}
+
+// SSHDWatchPaths returns the sshd file holding the agent's settings (its
+// drop-in, or the main file it edits) under the root in use, for the
+// daemon's drift repair; none before the first sshd step that applied.
+func (e *Engine) SSHDWatchPaths() []string {
+	if e.sshdManaged == "" {
+		return nil
+	}
+	return []string{filepath.Join(e.opts.Root, e.sshdManaged)}
 }
 
 // reloadPending reports whether the last sync wrote sshd's configuration but

@@ -48,6 +48,10 @@ type Engine struct {
 	client    *metadata.Client
 	sshdCache *sshdCache // the last sshd step; Sync calls are serialised by the lock
 	last      *Report    // the last recorded result, see saveState
+	// sshdManaged is the sshd file the last applied sshd step keeps the
+	// agent's settings in. Read by the daemon between syncs, on the same
+	// goroutine.
+	sshdManaged string
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long

@@ -8,14 +8,6 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// sshdWatcher is what the sshd step offers the daemon: the files it owns
-// (its drop-in, or the main file it edits), as paths under the root in use.
-// TODO(issue 4): Engine.SSHDWatchPaths arrives with the sshd step; until then
-// this assertion fails and only authorized_keys files are watched.
-type sshdWatcher interface {
-	SSHDWatchPaths() []string
-}
-
 // WatchPaths returns the files whose drift the daemon repairs, as paths under
 // the root in use: each target user's ~/.ssh/authorized_keys and the sshd
 // step's files. A user that cannot be looked up is left out and reported;
@@ -31,9 +23,7 @@ func (e *Engine) WatchPaths() ([]string, error) {
 		}
 		paths = append(paths, filepath.Join(e.opts.Root, acct.Home, ".ssh", "authorized_keys"))
 	}
-	if s, ok := any(e).(sshdWatcher); ok {
-		paths = append(paths, s.SSHDWatchPaths()...)
-	}
+	paths = append(paths, e.SSHDWatchPaths()...)
 	return paths, errors.Join(errs...)
 }
 

@@ -50,6 +50,7 @@ type UserResult struct {
 // Result says what Apply did or Inspect found.
 type Result struct {
 	Method    string   // where the agent's settings go: "drop-in PATH", "marked block in PATH" or "none: ..."
+	Managed   string   // Apply: the file holding the agent's settings, as sshd sees it; "" when none
 	Changed   []string // files written or removed, as sshd sees them
 	Reloaded  bool
 	Reload    string // what was done about reloading, in words

@@ -25,7 +25,7 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Method: p.how, Warnings: matchWarnings(p.cfg), Reload: "nothing changed"}
+	res := Result{Method: p.how, Managed: p.managed, Warnings: matchWarnings(p.cfg), Reload: "nothing changed"}
 	r := o.runner()
 	if r == nil && len(p.cfg.problems) > 0 {
 		return res, fmt.Errorf("check %s: %s", o.Config, strings.Join(p.cfg.problems, "; "))

@@ -30,6 +30,7 @@ type plan struct {
 	cfg     *config  // parsed with the plan applied
 	touched []string // sshd paths the plan sets or removes, changed or not
 	how     string
+	managed string // the file holding the agent's settings; "" when none
 }
 
 // makePlan removes whatever the agent wrote before, then, for each key in
@@ -74,7 +75,7 @@ func makePlan(root, main string, keys []string) (*plan, error) {
 		return p, nil
 	}
 	if f, ok := p.tryDropIn(base, keys); ok {
-		p.how = "drop-in " + f
+		p.how, p.managed = "drop-in "+f, f
 		return p, nil
 	}
 	src.set(main, editMain(reverted, base, keys))
@@ -86,7 +87,7 @@ func makePlan(root, main string, keys []string) (*plan, error) {
 			return nil, fmt.Errorf("plan %s: %s would still be %q", main, keyNames[k], v)
 		}
 	}
-	p.how = "marked block in " + main
+	p.how, p.managed = "marked block in "+main, main
 	return p, nil
 }
 
