@@ -25,6 +25,10 @@ const (
 	StateFile    = "state.json"
 )
 
+// lockWait bounds how long a sync waits for another to finish: a sync takes
+// well under a second, one stuck on the network a few request timeouts.
+const lockWait = 2 * time.Minute
+
 // maxAuthorizedKeys bounds the authorized_keys file we read: a user can make
 // it any size, and we hold it in memory twice.
 const maxAuthorizedKeys = 16 << 20
@@ -81,9 +85,11 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 	o := e.opts
 	r := &Report{Time: o.Now().UTC(), DryRun: o.DryRun, Endpoint: o.Config.Endpoint, Outcome: OutcomeOK}
 	if !o.DryRun {
-		unlock, err := securefs.Lock(ctx, filepath.Join(o.Root, LockPath))
+		lockCtx, cancel := context.WithTimeout(ctx, lockWait)
+		unlock, err := securefs.Lock(lockCtx, filepath.Join(o.Root, LockPath))
+		cancel()
 		if err != nil {
-			r.fail(fmt.Errorf("take lock: %w", err))
+			r.fail(fmt.Errorf("take lock %s (another sync holds it?): %w", LockPath, err))
 			return r
 		}
 		defer unlock()
