@@ -44,7 +44,7 @@ fuzz:
 # stamped with VERSION (git describe); the package version is its mapping
 # by packaging/version.sh, which dpkg and rpm both order correctly.
 NFPM              := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
-PKG_VERSION       ?= $(shell sh packaging/version.sh)
+PKG_VERSION       ?= $(eval PKG_VERSION := $$(shell sh packaging/version.sh))$(PKG_VERSION)
 PKG_ARCHES        ?= amd64 arm64
 DIST              := dist
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
@@ -77,3 +77,32 @@ e2e: build deb rpm
 
 clean:
 	rm -rf $(BIN) dist
+
+# Benchmarks (issue #7) into docs/benchmarks.md: the Go benchmarks of
+# package keys through benchstat, then cmd/ecs-keyagent-bench, which runs the
+# built binaries against the metadata emulator on scratch trees. About 16
+# minutes, 10 of them the idle window at the default poll interval
+# (BENCH_IDLE=2m for a quicker look). It measures and asserts nothing, so
+# it is not part of `make test`; run it on a quiet machine.
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCH_IDLE  ?= 10m
+BENCH_COUNT ?= 10
+BENCH_GO    := $(GO) test -run '^$$' -bench '^Benchmark(FileSync|MergeOnly)$$' -benchmem -count $(BENCH_COUNT) ./keys
+
+.PHONY: bench
+bench: build
+	@for tool in hyperfine curl; do \
+	  command -v $$tool >/dev/null && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "== installing $$tool"; \
+	    apt-get install -y $$tool >/dev/null || { apt-get update -qq && apt-get install -y $$tool >/dev/null; } || exit 1; \
+	  else \
+	    echo "make bench: $$tool is missing; install it first (Debian: apt-get install $$tool)" >&2; exit 1; \
+	  fi; \
+	done
+	@mkdir -p $(BIN)/bench
+	@echo '== Go benchmarks of package keys, $(BENCH_COUNT) counts'
+	$(BENCH_GO) > $(BIN)/bench/keys.txt || { cat $(BIN)/bench/keys.txt; exit 1; }
+	$(GO) run $(BENCHSTAT) $(BIN)/bench/keys.txt > $(BIN)/bench/keys.benchstat
+	$(GO) run ./cmd/ecs-keyagent-bench -bin $(BIN) -idle $(BENCH_IDLE) -gobench $(BIN)/bench/keys.benchstat \
+	  -gobench-cmd "$(BENCH_GO) > keys.txt && go run $(BENCHSTAT) keys.txt" -out docs/benchmarks.md
