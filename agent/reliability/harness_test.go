@@ -83,8 +83,14 @@ type outcome struct {
 	maxRSS   int64 // KiB, peak VmHWM sampled from /proc
 }
 
-// runAgent runs ecs-keyagent with args and waits, at most limit.
+// runAgent runs ecs-keyagent with args and waits, at most limit,
+// sampling its peak memory.
 func runAgent(t testing.TB, limit time.Duration, args ...string) outcome {
+	t.Helper()
+	return runAgentSampled(t, limit, true, args...)
+}
+
+func runAgentSampled(t testing.TB, limit time.Duration, sample bool, args ...string) outcome {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -95,7 +101,9 @@ func runAgent(t testing.TB, limit time.Duration, args ...string) outcome {
 	start := time.Now()
 	var hwm int64
 	err := cmd.Start()
-	if err == nil {
+	if err == nil && !sample {
+		err = cmd.Wait()
+	} else if err == nil {
 		done := make(chan struct{})
 		sampled := make(chan int64)
 		go func() { sampled <- sampleHWM(cmd.Process.Pid, done) }()

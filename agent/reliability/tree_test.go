@@ -107,13 +107,13 @@ func (tr *tree) addUser(name string, uid int) {
 	tr.chown("home/"+name, uid)
 }
 
-// config writes the agent's configuration file.
-func (tr *tree) config(passwords string) {
+// config writes the agent's configuration file; extra goes before [sshd].
+func (tr *tree) config(passwords string, extra ...string) {
 	tr.t.Helper()
 	tr.mkdir("etc/ecs-keyagent", 0o755)
 	tr.write("etc/ecs-keyagent/config.toml", fmt.Sprintf(
-		"request_timeout = \"2s\"\n[sshd]\npassword_authentication = %q\nkeyboard_interactive = %q\n",
-		passwords, passwords), 0o644)
+		"request_timeout = \"2s\"\n%s[sshd]\npassword_authentication = %q\nkeyboard_interactive = %q\n",
+		strings.Join(extra, ""), passwords, passwords), 0o644)
 }
 
 // syncArgs are the arguments of one sync of users against endpoint.
