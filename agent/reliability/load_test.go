@@ -87,6 +87,7 @@ func TestLoad(t *testing.T) {
 		writers := map[string]int{}
 		for i, o := range outs {
 			rec.run()
+			rec.fault() // each process contends with 99 others and the service
 			if o.status != 0 {
 				rec.fail("round %d: process %d: status %d\n%s%s", round, i, o.status, o.stdout, o.stderr)
 			}
