@@ -59,6 +59,7 @@ man: build
 	  -date $$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%d) -o $(DIST)/man/ecs-keyagent.8.gz
 
 deb rpm: man
+	@rm -f $(DIST)/ecs-keyagent*.$@
 	@for arch in $(PKG_ARCHES); do \
 	  echo "== $@ $$arch $(PKG_VERSION)"; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \

@@ -1,0 +1,127 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// emulator is the metadata emulator running on the host's loopback.
+type emulator struct {
+	url string
+	dir string
+}
+
+// startEmulator serves metadata with a freshly generated key bound, whose
+// private half is written to dir/key1.
+func startEmulator(t *testing.T, dir string) *emulator {
+	t.Helper()
+	addr := filepath.Join(dir, "emulator.addr")
+	log, err := os.Create(filepath.Join(dir, "emulator.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir(), "ecs-metadata-emulator"),
+		"--listen", "127.0.0.1:0", "--generate-key", filepath.Join(dir, "key1"), "--addr-file", addr)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start the emulator: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		log.Close()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(addr)
+		if err == nil && len(b) > 0 {
+			return &emulator{url: strings.TrimSpace(string(b)), dir: dir}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator did not write %s within 10s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// rebind replaces the bound key with a fresh one, as binding another key
+// pair in the console does; the private half goes to dir/name.
+func (e *emulator) rebind(t *testing.T, name string) string {
+	t.Helper()
+	key := filepath.Join(e.dir, name)
+	must(t, 10*time.Second, filepath.Join(binDir(), "ecs-metadata-emulator"), "--control", e.url, "--generate-key", key)
+	return key
+}
+
+// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ssh tries to log in as root on the container's sshd with the options
+// given; BatchMode means no prompt ever waits for a password.
+func ssh(port int, opts ...string) result {
+	args := []string{"-p", strconv.Itoa(port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", "-F", "/dev/null"}
+	args = append(args, opts...)
+	args = append(args, "root@127.0.0.1", "echo logged-in-as-$(id -un)")
+	return run(20*time.Second, "ssh", args...)
+}
+
+// sshKey logs in with exactly the key at path.
+func sshKey(port int, key string) result {
+	return ssh(port, "-i", key, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey")
+}
+
+// sshPassword asks sshd for password logon only; with BatchMode it cannot
+// succeed, but sshd's refusal names the methods it still offers.
+func sshPassword(port int) result {
+	return ssh(port, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive")
+}
+
+// loggedIn reports whether r is a successful logon as root.
+func loggedIn(r result) bool { return r.err == nil && strings.Contains(r.stdout, "logged-in-as-root") }
+
+// wantMethods checks that sshd refused r offering exactly methods, as in
+// "Permission denied (publickey).".
+func wantMethods(t *testing.T, what string, r result, methods string) {
+	t.Helper()
+	want := fmt.Sprintf("Permission denied (%s).", methods)
+	if r.err == nil || !strings.Contains(r.stderr, want) {
+		t.Errorf("%s: want %q\n%s", what, want, r)
+	}
+}
+
+// snapshot maps each regular file under dir to its mode and content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || !fi.Mode().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		m[strings.TrimPrefix(p, dir)] = fmt.Sprintf("%v %q", fi.Mode(), b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
