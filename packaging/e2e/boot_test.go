@@ -31,8 +31,8 @@ func TestBoot(t *testing.T) {
 	st.done("tree from cache (debootstrap if none)")
 
 	// Install as an image build would: in a chroot, systemd not running.
-	must(t, time.Minute, "cp", deb, filepath.Join(tree, "tmp/ecs-keyagent.deb"))
-	out := must(t, 2*time.Minute, "chroot", tree, "dpkg", "-i", "/tmp/ecs-keyagent.deb")
+	must(t, time.Minute, "cp", deb, filepath.Join(tree, "var/tmp/ecs-keyagent.deb"))
+	out := must(t, 2*time.Minute, "chroot", tree, "dpkg", "-i", "/var/tmp/ecs-keyagent.deb")
 	t.Logf("dpkg -i in a chroot:\n%s", out)
 	if _, err := os.Lstat(filepath.Join(tree, "etc/systemd/system/multi-user.target.wants/ecs-keyagent.service")); err != nil {
 		t.Fatalf("dpkg -i in a chroot did not enable the unit: %v", err)
@@ -108,6 +108,28 @@ func TestBoot(t *testing.T) {
 	checkRunning(t, c, port, key2, handPub)
 	st.done("after the reboot: ready, key logs in, password refused")
 
+	// Upgrade (the same package again): postinst restarts the service.
+	pid = c.show("ecs-keyagent.service", "MainPID")
+	c.must("dpkg", "-i", "/var/tmp/ecs-keyagent.deb")
+	if got := c.show("ecs-keyagent.service", "MainPID"); got == pid || c.show("ecs-keyagent.service", "ActiveState") != "active" {
+		t.Errorf("after an upgrade: MainPID %s (was %s), ActiveState %s; want a restarted, active service", got, pid, c.show("ecs-keyagent.service", "ActiveState"))
+	}
+	st.done("upgrade restarts")
+
+	// Remove: the service stops and is disabled the way dh_installsystemd
+	// does it, by a mask that purge lifts together with the enablement
+	// symlinks; password logon stays off, as on the platform when a key pair
+	// is detached.
+	c.must("dpkg", "--remove", "ecs-keyagent")
+	if s := c.show("ecs-keyagent.service", "ActiveState"); s != "inactive" {
+		t.Errorf("after dpkg --remove the service is %s, want inactive", s)
+	}
+	if r := c.exec(time.Minute, "systemctl", "is-enabled", "ecs-keyagent.service"); strings.TrimSpace(r.stdout) != "masked" {
+		t.Errorf("after dpkg --remove: systemctl is-enabled: %s; want masked", r)
+	}
+	wantMethods(t, "password after remove", sshPassword(port), "publickey")
+	st.done("remove")
+
 	// Purge: sshd's configuration is back byte for byte and sshd offers
 	// passwords again (it was reloaded); the keys stay.
 	out = c.must("dpkg", "--purge", "ecs-keyagent")
@@ -147,6 +169,14 @@ func checkRunning(t *testing.T, c *container, port int, key, handPub string) {
 	t.Logf("%s: NRestarts=%s Status=%q", unit, c.show(unit, "NRestarts"), c.show(unit, "StatusText"))
 	if n := c.show(unit, "NRestarts"); n != "0" {
 		t.Errorf("%s restarted %s times", unit, n)
+	}
+	// The sandbox is really in force, not just written down: bounding set
+	// CAP_CHOWN|CAP_DAC_OVERRIDE|CAP_FOWNER, no new privileges, seccomp.
+	status := c.must("cat", "/proc/"+c.show(unit, "MainPID")+"/status")
+	for _, want := range []string{"CapBnd:\t000000000000000b\n", "NoNewPrivs:\t1\n", "Seccomp:\t2\n"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("agent's /proc/PID/status lacks %q:\n%s", want, status)
+		}
 	}
 	ak := readFile(t, filepath.Join(c.dir, "root/.ssh/authorized_keys"))
 	pub := strings.Fields(readFile(t, key+".pub"))[1]

@@ -137,8 +137,9 @@ func (c *container) stop() {
 	}
 	select {
 	case err := <-c.exited:
-		if err != nil {
-			c.t.Errorf("systemd-nspawn after SIGRTMIN+3: %v\n%s", err, c.logTail())
+		// systemd's last words before a clean halt (systemd-shutdown).
+		if err != nil || !strings.Contains(c.logTail(), "Halting system.") {
+			c.t.Errorf("systemd-nspawn after SIGRTMIN+3: %v, want a clean halt\n%s", err, c.logTail())
 		}
 	case <-time.After(60 * time.Second):
 		c.t.Errorf("container did not halt within 60s of SIGRTMIN+3; killing nspawn\n%s", c.logTail())
