@@ -152,6 +152,24 @@ func TestBoot(t *testing.T) {
 		}
 	}
 	st.done("purge")
+
+	// Installed on a running system (not an image build): enabled and
+	// started at once. The configuration is put back first, keeping it
+	// over the package's (--force-confold), so the agent finds metadata.
+	if err := os.Mkdir(filepath.Join(tree, "etc/ecs-keyagent"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(tree, "etc/ecs-keyagent/config.toml"), 0o644,
+		fmt.Sprintf("endpoint = %q\npoll_interval = %q\n", emu.url, pollInterval))
+	c.must("dpkg", "--force-confold", "-i", "/var/tmp/ecs-keyagent.deb")
+	if s := c.show("ecs-keyagent.service", "ActiveState"); s != "active" {
+		t.Errorf("after dpkg -i on a running system the service is %s, want active", s)
+	}
+	if r := c.exec(time.Minute, "systemctl", "is-enabled", "ecs-keyagent.service"); strings.TrimSpace(r.stdout) != "enabled" {
+		t.Errorf("after dpkg -i on a running system: systemctl is-enabled: %s", r)
+	}
+	wantMethods(t, "password after installing again", sshPassword(port), "publickey")
+	st.done("install on a running system starts it")
 	c.stop()
 	st.done("halt")
 }
