@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,23 +17,74 @@ import (
 const (
 	pollInterval     = 2 * time.Second
 	rotationDeadline = 30 * time.Second
+	unit             = "ecs-keyagent.service"
+	debInTree        = "/var/tmp/ecs-keyagent.deb" // not /tmp: a tmpfs once booted
 )
 
+// bootTest is one run of TestBoot: the tree, the emulator, sshd's port, the
+// key root added by hand, and /etc/ssh as it was before the agent ran.
+type bootTest struct {
+	t          *testing.T
+	st         *step
+	work, tree string
+	emu        *emulator
+	port       int
+	handPub    string
+	sshdBefore map[string]string
+}
+
 // TestBoot installs the .deb into a Debian 12 tree, boots it, and checks the
-// service the way issue #5 lists it, through a reboot and a purge.
+// service the way issue #5 lists it, through a reboot, an upgrade, a remove
+// and a purge.
 func TestBoot(t *testing.T) {
 	prereq(t, "debootstrap", "systemd-nspawn", "nsenter", "chroot", "tar", "ssh", "ssh-keygen")
 	deb := dist(t, "ecs-keyagent_*_"+debArch()+".deb")
-	st := newStep(t)
-	work := t.TempDir()
-	tree := freshTree(t)
-	st.done("tree from cache (debootstrap if none)")
+	b := &bootTest{t: t, st: newStep(t), work: t.TempDir()}
+	b.tree = freshTree(t)
+	b.st.done("tree from cache (debootstrap if none)")
+	b.installInChroot(deb)
+	b.prepare()
+	b.st.done("install in a chroot, emulator, sshd port, hand-added key")
 
-	// Install as an image build would: in a chroot, systemd not running.
-	must(t, time.Minute, "cp", deb, filepath.Join(tree, "var/tmp/ecs-keyagent.deb"))
-	out := must(t, 2*time.Minute, "chroot", tree, "dpkg", "-i", "/var/tmp/ecs-keyagent.deb")
+	c := boot(t, b.tree)
+	b.st.done("boot")
+	key1 := filepath.Join(b.work, "key1")
+	b.checkRunning(c, key1)
+	if r := c.exec(time.Minute, "systemd-analyze", "verify", "--man=no", "/lib/systemd/system/"+unit); r.err != nil || r.stderr != "" {
+		t.Errorf("systemd-analyze verify in the container: %s", r)
+	}
+	b.st.done("service ready, key logs in, password refused, verify")
+	key2 := b.rotate(key1)
+	b.st.done("rotation without a reboot")
+	b.commandsInside(c)
+	b.st.done("sync, status and reload inside")
+
+	c.stop()
+	b.st.done("halt")
+	c = boot(t, b.tree)
+	b.st.done("boot again")
+	b.checkRunning(c, key2)
+	b.st.done("after the reboot: ready, key logs in, password refused")
+
+	b.upgradeAndRemove(c)
+	b.st.done("upgrade restarts, remove stops")
+	b.purge(c, key2)
+	b.st.done("purge")
+	b.installRunning(c)
+	b.st.done("install on a running system starts it")
+	c.stop()
+	b.st.done("halt")
+}
+
+// installInChroot installs the package as an image build would: in a
+// chroot, with systemd not running, so the unit is enabled, not started.
+func (b *bootTest) installInChroot(deb string) {
+	t, tree := b.t, b.tree
+	t.Helper()
+	must(t, time.Minute, "cp", deb, filepath.Join(tree, debInTree))
+	out := must(t, 2*time.Minute, "chroot", tree, "dpkg", "-i", debInTree)
 	t.Logf("dpkg -i in a chroot:\n%s", out)
-	if _, err := os.Lstat(filepath.Join(tree, "etc/systemd/system/multi-user.target.wants/ecs-keyagent.service")); err != nil {
+	if _, err := os.Lstat(filepath.Join(tree, "etc/systemd/system/multi-user.target.wants", unit)); err != nil {
 		t.Fatalf("dpkg -i in a chroot did not enable the unit: %v", err)
 	}
 	if v := os.Getenv("E2E_PKG_VERSION"); v != "" {
@@ -43,23 +93,28 @@ func TestBoot(t *testing.T) {
 			t.Errorf("installed version = %q, want %q", got, v+"-1")
 		}
 	}
+}
 
-	// The metadata emulator on the host's loopback, sshd on a free port, a
-	// key root added by hand, and sshd's configuration as it was before the
-	// agent ever ran.
-	emu := startEmulator(t, work)
-	port := freePort(t)
+// prepare starts the metadata emulator on the host's loopback, points the
+// agent at it, moves sshd to a free port, adds a key by hand to root's
+// authorized_keys and records /etc/ssh as it is before the agent runs.
+func (b *bootTest) prepare() {
+	t, tree := b.t, b.tree
+	t.Helper()
+	b.emu = startEmulator(t, b.work)
+	b.port = freePort(t)
 	writeFile(t, filepath.Join(tree, "etc/ecs-keyagent/config.toml"), 0o644,
-		fmt.Sprintf("endpoint = %q\npoll_interval = %q\nboot_timeout = \"20s\"\n", emu.url, pollInterval))
+		fmt.Sprintf("endpoint = %q\npoll_interval = %q\nboot_timeout = \"20s\"\n", b.emu.url, pollInterval))
 	writeFile(t, filepath.Join(tree, "etc/ssh/sshd_config.d/10-e2e-port.conf"), 0o644,
-		fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\n", port))
-	hand := filepath.Join(work, "hand")
+		fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\n", b.port))
+	hand := filepath.Join(b.work, "hand")
 	must(t, 10*time.Second, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "added-by-hand", "-f", hand)
-	handPub := readFile(t, hand+".pub")
+	b.handPub = readFile(t, hand+".pub")
 	if err := os.MkdirAll(filepath.Join(tree, "root/.ssh"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(tree, "root/.ssh/authorized_keys"), 0o600, "# added by hand\n"+handPub)
+	writeFile(t, filepath.Join(tree, "root/.ssh/authorized_keys"), 0o600, "# added by hand\n"+b.handPub)
+	// Outside a boot sshd -T needs its privilege separation directory.
 	if err := os.MkdirAll(filepath.Join(tree, "run/sshd"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -67,119 +122,15 @@ func TestBoot(t *testing.T) {
 	if !strings.Contains(before, "\npasswordauthentication yes\n") {
 		t.Fatalf("before the agent, sshd -T should allow passwords:\n%s", before)
 	}
-	sshdBefore := snapshot(t, filepath.Join(tree, "etc/ssh"))
-	st.done("install in a chroot, emulator, sshd port, hand-added key")
-
-	c := boot(t, tree)
-	st.done("boot")
-	checkRunning(t, c, port, filepath.Join(work, "key1"), handPub)
-	if r := c.exec(time.Minute, "systemd-analyze", "verify", "--man=no", "/lib/systemd/system/ecs-keyagent.service"); r.err != nil || r.stderr != "" {
-		t.Errorf("systemd-analyze verify in the container: %s", r)
-	}
-	st.done("service ready, key logs in, password refused, verify")
-
-	// Live rotation: a new key pair bound in the console.
-	key2 := emu.rebind(t, "key2")
-	waited := waitFor(t, rotationDeadline, func() bool { return loggedIn(sshKey(port, key2)) })
-	t.Logf("rebound key logs in %.1fs after the rebind (poll_interval %v)", waited.Seconds(), pollInterval)
-	waitFor(t, rotationDeadline, func() bool { return !loggedIn(sshKey(port, filepath.Join(work, "key1"))) })
-	wantMethods(t, "old key after the rebind", sshKey(port, filepath.Join(work, "key1")), "publickey")
-	st.done("rotation without a reboot")
-
-	// The command line inside, next to the running service.
-	if out := c.must("ecs-keyagent", "sync"); !strings.Contains(out, "unchanged") || !strings.Contains(out, "passwordauthentication no") {
-		t.Errorf("ecs-keyagent sync inside:\n%s", out)
-	}
-	if out := c.must("ecs-keyagent", "status"); !strings.Contains(out, "outcome ok") {
-		t.Errorf("ecs-keyagent status inside:\n%s", out)
-	}
-	pid := c.show("ecs-keyagent.service", "MainPID")
-	c.must("systemctl", "reload", "ecs-keyagent.service")
-	if got := c.show("ecs-keyagent.service", "MainPID"); got != pid || c.show("ecs-keyagent.service", "ActiveState") != "active" {
-		t.Errorf("after systemctl reload: MainPID %s (was %s), ActiveState %s", got, pid, c.show("ecs-keyagent.service", "ActiveState"))
-	}
-	st.done("sync, status and reload inside")
-
-	// Reboot: nothing regresses.
-	c.stop()
-	st.done("halt")
-	c = boot(t, tree)
-	st.done("boot again")
-	checkRunning(t, c, port, key2, handPub)
-	st.done("after the reboot: ready, key logs in, password refused")
-
-	// Upgrade (the same package again): postinst restarts the service.
-	pid = c.show("ecs-keyagent.service", "MainPID")
-	c.must("dpkg", "-i", "/var/tmp/ecs-keyagent.deb")
-	if got := c.show("ecs-keyagent.service", "MainPID"); got == pid || c.show("ecs-keyagent.service", "ActiveState") != "active" {
-		t.Errorf("after an upgrade: MainPID %s (was %s), ActiveState %s; want a restarted, active service", got, pid, c.show("ecs-keyagent.service", "ActiveState"))
-	}
-	st.done("upgrade restarts")
-
-	// Remove: the service stops and is disabled the way dh_installsystemd
-	// does it, by a mask that purge lifts together with the enablement
-	// symlinks; password logon stays off, as on the platform when a key pair
-	// is detached.
-	c.must("dpkg", "--remove", "ecs-keyagent")
-	if s := c.show("ecs-keyagent.service", "ActiveState"); s != "inactive" {
-		t.Errorf("after dpkg --remove the service is %s, want inactive", s)
-	}
-	if r := c.exec(time.Minute, "systemctl", "is-enabled", "ecs-keyagent.service"); strings.TrimSpace(r.stdout) != "masked" {
-		t.Errorf("after dpkg --remove: systemctl is-enabled: %s; want masked", r)
-	}
-	wantMethods(t, "password after remove", sshPassword(port), "publickey")
-	st.done("remove")
-
-	// Purge: sshd's configuration is back byte for byte and sshd offers
-	// passwords again (it was reloaded); the keys stay.
-	out = c.must("dpkg", "--purge", "ecs-keyagent")
-	t.Logf("dpkg --purge inside:\n%s", out)
-	if after := snapshot(t, filepath.Join(tree, "etc/ssh")); !maps.Equal(after, sshdBefore) {
-		t.Errorf("after purge, /etc/ssh differs from before the agent:\nbefore %v\nafter  %v", sshdBefore, after)
-	}
-	wantMethods(t, "password after purge", sshPassword(port), "publickey,password")
-	if !loggedIn(sshKey(port, key2)) {
-		t.Errorf("after purge the bound key no longer logs in")
-	}
-	ak := readFile(t, filepath.Join(tree, "root/.ssh/authorized_keys"))
-	if !strings.Contains(ak, readFile(t, key2+".pub")[:80]) || !strings.Contains(ak, handPub) {
-		t.Errorf("after purge authorized_keys lost a key:\n%s", ak)
-	}
-	for _, gone := range []string{"var/lib/ecs-keyagent", "lib/systemd/system/ecs-keyagent.service", "etc/ecs-keyagent",
-		"etc/systemd/system/multi-user.target.wants/ecs-keyagent.service"} {
-		if _, err := os.Lstat(filepath.Join(tree, gone)); err == nil {
-			t.Errorf("after purge /%s is still there", gone)
-		}
-	}
-	st.done("purge")
-
-	// Installed on a running system (not an image build): enabled and
-	// started at once. The configuration is put back first, keeping it
-	// over the package's (--force-confold), so the agent finds metadata.
-	if err := os.Mkdir(filepath.Join(tree, "etc/ecs-keyagent"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(tree, "etc/ecs-keyagent/config.toml"), 0o644,
-		fmt.Sprintf("endpoint = %q\npoll_interval = %q\n", emu.url, pollInterval))
-	c.must("dpkg", "--force-confold", "-i", "/var/tmp/ecs-keyagent.deb")
-	if s := c.show("ecs-keyagent.service", "ActiveState"); s != "active" {
-		t.Errorf("after dpkg -i on a running system the service is %s, want active", s)
-	}
-	if r := c.exec(time.Minute, "systemctl", "is-enabled", "ecs-keyagent.service"); strings.TrimSpace(r.stdout) != "enabled" {
-		t.Errorf("after dpkg -i on a running system: systemctl is-enabled: %s", r)
-	}
-	wantMethods(t, "password after installing again", sshPassword(port), "publickey")
-	st.done("install on a running system starts it")
-	c.stop()
-	st.done("halt")
+	b.sshdBefore = snapshot(t, filepath.Join(tree, "etc/ssh"))
 }
 
-// checkRunning checks a booted container: the service reached readiness,
-// the bound key (private half at key) is installed next to the hand-added
-// one and logs in, and sshd offers nothing but public keys.
-func checkRunning(t *testing.T, c *container, port int, key, handPub string) {
+// checkRunning checks a booted container: the service reached readiness
+// inside its sandbox, the bound key (private half at key) is installed next
+// to the hand-added one and logs in, and sshd offers nothing but public keys.
+func (b *bootTest) checkRunning(c *container, key string) {
+	t, port, handPub := b.t, b.port, b.handPub
 	t.Helper()
-	const unit = "ecs-keyagent.service"
 	// Type=notify: systemd calls the unit active only after READY=1.
 	if s := c.show(unit, "ActiveState") + "/" + c.show(unit, "SubState"); s != "active/running" {
 		t.Fatalf("%s is %s\n%s", unit, s, c.exec(time.Minute, "journalctl", "-b", "--no-pager", "-u", unit).stdout)

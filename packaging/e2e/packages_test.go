@@ -26,8 +26,8 @@ var exposure = regexp.MustCompile(`Overall exposure level for ecs-keyagent\.serv
 // running systemd.
 func TestUnitSecurity(t *testing.T) {
 	prereq(t, "systemd-analyze")
-	unit := filepath.Join(repoRoot, "systemd/ecs-keyagent.service")
-	r := run(time.Minute, "systemd-analyze", "security", "--offline=true", unit)
+	unitFile := filepath.Join(repoRoot, "systemd/ecs-keyagent.service")
+	r := run(time.Minute, "systemd-analyze", "security", "--offline=true", unitFile)
 	m := exposure.FindStringSubmatch(r.stdout)
 	if m == nil {
 		t.Fatalf("systemd-analyze security: no overall score\n%s", r)
