@@ -24,8 +24,8 @@ import (
 func BenchmarkEngineSync(b *testing.B) {
 	root := b.TempDir()
 	files := map[string]string{
-		"etc/passwd":                               fmt.Sprintf("bench:x:%d:%d::/home/bench:/bin/sh\n", os.Getuid(), os.Getgid()),
-		"etc/ssh/sshd_config":                      "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n",
+		"etc/passwd":          fmt.Sprintf("bench:x:%d:%d::/home/bench:/bin/sh\n", os.Getuid(), os.Getgid()),
+		"etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n",
 		"etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
 		"home/bench/.ssh/authorized_keys":          "# my laptop\n" + benchKeyLine(b, 1) + " laptop\n",
 	}
