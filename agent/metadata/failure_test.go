@@ -142,25 +142,3 @@ func TestConnectionRefused(t *testing.T) {
 		t.Errorf("Fetch (token off) error = %v, want %q ... connection refused", err, want)
 	}
 }
-
-// TestProxyFromEnvironmentIgnored points the proxy variables at a counting
-// server and the client at a TEST-NET-1 address (RFC 5737), not loopback,
-// because net/http never proxies loopback and the test would prove nothing.
-// The address is unreachable, so Fetch fails; a proxied client would have
-// reached the counter instead.
-func TestProxyFromEnvironmentIgnored(t *testing.T) {
-	proxy, hits := counter(t)
-	for _, v := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"} {
-		t.Setenv(v, proxy.URL)
-	}
-	t.Setenv("NO_PROXY", "")
-	t.Setenv("no_proxy", "")
-	c := newClient(t, metadata.Config{Endpoint: "http://192.0.2.1", RequestTimeout: 200 * time.Millisecond})
-
-	if _, err := c.Fetch(t.Context()); err == nil {
-		t.Errorf("Fetch from an unreachable endpoint succeeded")
-	}
-	if n := hits.Load(); n != 0 {
-		t.Errorf("proxy got %d requests, want 0", n)
-	}
-}
