@@ -3,26 +3,29 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
 
 // settle is how long after the first sync the measurement starts: the boot
-// sync's own write causes one drift sync 300 ms later (agent/daemon.go).
-const settle = 2 * time.Second
+// sync's own write causes one drift sync 300 ms later (agent/daemon.go), and
+// the runtime's background work after start-up dies down.
+const settle = 5 * time.Second
 
 // idleResult is one idle run of `ecs-keyagent run`.
 type idleResult struct {
-	interval, duration time.Duration
-	rssMax, rssEnd     int64 // KiB, VmRSS sampled every second
-	hwm                int64 // KiB, VmHWM at the end
-	statCPU            time.Duration
-	schedCPU           time.Duration // over duration, from schedstat
-	lifeCPU            time.Duration // rusage of the whole process, start and stop included
-	threads            int
+	idleCase
+	rssMax, rssEnd int64 // KiB, VmRSS sampled every second
+	hwm            int64 // KiB, VmHWM at the end
+	statCPU        time.Duration
+	schedCPU       time.Duration // over duration, from schedstat
+	lifeCPU        time.Duration // rusage of the whole process, start and stop included
+	threads        int
 }
 
 // perDay extrapolates the measured CPU time to 24 hours.
@@ -30,25 +33,61 @@ func (r idleResult) perDay() time.Duration {
 	return time.Duration(float64(r.schedCPU) * float64(24*time.Hour) / float64(r.duration))
 }
 
+// idleCase is one daemon of the idle part.
+type idleCase struct {
+	interval, duration time.Duration
+	fs                 string // "tmpfs" or "disk": where its tree lives
+}
+
+// benchIdle runs, side by side in each window, a daemon whose tree is on
+// tmpfs (as /run is in production; an idle poll writes only the last-sync
+// time there, and reads the rest from the page cache) and one whose tree is
+// on the scratch disk. In the default-interval window a third daemon polls
+// once an hour: the Go runtime's own idle cost, the floor.
 func benchIdle(ctx context.Context, dir string, r *report) error {
-	for _, c := range []struct {
-		interval, duration time.Duration
-	}{{30 * time.Second, r.opts.idle}, {time.Second, r.opts.idleFast}} {
-		if c.duration <= 0 {
-			continue
-		}
-		logf("idle: %s at a %s poll interval", c.duration, c.interval)
-		res, err := idleRun(ctx, filepath.Join(dir, c.interval.String()), c.interval, c.duration, r.opts.bin)
-		if err != nil {
+	shm := dir
+	if fsType("/dev/shm") == "tmpfs" {
+		var err error
+		if shm, err = os.MkdirTemp("/dev/shm", "ecs-keyagent-bench."); err != nil {
 			return err
 		}
-		r.idle = append(r.idle, res)
+		defer os.RemoveAll(shm)
+	}
+	for _, window := range [][]idleCase{
+		{{30 * time.Second, r.opts.idle, "tmpfs"}, {30 * time.Second, r.opts.idle, "disk"}, {time.Hour, r.opts.idle, "tmpfs"}},
+		{{time.Second, r.opts.idleFast, "tmpfs"}, {time.Second, r.opts.idleFast, "disk"}},
+	} {
+		if window[0].duration <= 0 {
+			continue
+		}
+		logf("idle: %s window, %d daemons side by side", window[0].duration, len(window))
+		results := make([]idleResult, len(window))
+		errs := make([]error, len(window))
+		var wg sync.WaitGroup
+		for i, c := range window {
+			base := dir
+			if c.fs == "tmpfs" {
+				base = shm
+			}
+			wg.Go(func() {
+				results[i], errs[i] = idleRun(ctx, filepath.Join(base, fmt.Sprintf("%s-%s", c.interval, c.fs)), c, r.opts.bin)
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		r.idle = append(r.idle, results...)
 	}
 	return nil
 }
 
-func idleRun(ctx context.Context, dir string, interval, duration time.Duration, bin string) (idleResult, error) {
-	res := idleResult{interval: interval, duration: duration}
+func idleRun(ctx context.Context, dir string, c idleCase, bin string) (idleResult, error) {
+	interval, duration := c.interval, c.duration
+	res := idleResult{idleCase: c}
+	if fs := fsType(filepath.Dir(dir)); fs != "unknown" {
+		res.fs = fs
+	}
 	t, err := newTree(dir)
 	if err != nil {
 		return res, err

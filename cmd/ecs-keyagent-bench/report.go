@@ -66,17 +66,21 @@ func verdict(ok bool) string {
 func (r *report) summary() [][]string {
 	var rows [][]string
 	for _, s := range r.idle {
-		rows = append(rows, []string{fmt.Sprintf("idle `run` at %s: peak resident memory (VmHWM)", s.interval),
-			mib(s.hwm), "< 12 MiB", verdict(s.hwm < targetRSS)})
-		if s.interval == 30*time.Second {
-			rows = append(rows, []string{"idle `run` at 30 s: CPU per day", seconds(s.perDay()), "< 2 s", verdict(s.perDay() < targetCPUPerDay)})
-		} else {
-			rows = append(rows, []string{fmt.Sprintf("idle `run` at %s: CPU per day", s.interval), seconds(s.perDay()), "none", ""})
+		what := fmt.Sprintf("idle `run` at %s, tree on %s", human(s.interval), s.fs)
+		switch s.interval {
+		case time.Hour:
+			rows = append(rows, []string{what + " (no poll: the Go runtime's floor): CPU per day", seconds(s.perDay()), "", ""})
+			continue
+		case 30 * time.Second:
+			rows = append(rows, []string{what + ": CPU per day", seconds(s.perDay()), "< 2 s", verdict(s.perDay() < targetCPUPerDay)})
+		default:
+			rows = append(rows, []string{what + ": CPU per day", seconds(s.perDay()), "", ""})
 		}
+		rows = append(rows, []string{what + ": peak resident memory (VmHWM)", mib(s.hwm), "< 12 MiB", verdict(s.hwm < targetRSS)})
 	}
 	if q := r.rotation; q != nil && len(q.latencies) > 0 {
 		p99 := q.quantile(0.99)
-		rows = append(rows, []string{fmt.Sprintf("rotation latency p99 at %s", q.interval), ms(p99),
+		rows = append(rows, []string{fmt.Sprintf("rotation latency p99 at %s", human(q.interval)), ms(p99),
 			"< " + ms(q.interval+targetRotation), verdict(p99 < q.interval+targetRotation && q.missed == 0)})
 	}
 	for _, s := range r.startup {
@@ -85,11 +89,11 @@ func (r *report) summary() [][]string {
 	if s := r.sync; s != nil && len(s.results) == 3 {
 		base := s.results[2].Median
 		for _, h := range s.results[:2] {
-			rows = append(rows, []string{h.Command + ", median", fmt.Sprintf("%s (%.2f× baseline)", ms(sec(h.Median)), h.Median/base), "none", ""})
+			rows = append(rows, []string{h.Command + ", median", fmt.Sprintf("%s (%.2f× baseline)", ms(sec(h.Median)), h.Median/base), "", ""})
 		}
 	}
 	if r.size != nil {
-		rows = append(rows, []string{"binary, stripped", mib(r.size.bytes >> 10), "none", ""})
+		rows = append(rows, []string{"binary, stripped", mib(r.size.bytes >> 10), "", ""})
 	}
 	return rows
 }
@@ -103,3 +107,14 @@ func ms(d time.Duration) string {
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
 
 func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
+
+// human writes a whole duration as people do: "30 s", "10 min", "1 h".
+func human(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d min", d/time.Minute)
+	}
+	return fmt.Sprintf("%g s", d.Seconds())
+}
