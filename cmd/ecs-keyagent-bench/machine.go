@@ -16,6 +16,7 @@ type machine struct {
 	cpuModel, memory, kernel string
 	goVersion, tools         string
 	loadStart, loadEnd       string
+	loads                    []string // at the start of each part
 	start, end               time.Time
 	scratchFS                string
 }

@@ -96,6 +96,7 @@ func Run(ctx context.Context, args []string) error {
 	}
 	for _, p := range o.parts {
 		logf("== %s", p)
+		r.machine.loads = append(r.machine.loads, p+": "+loadAvg())
 		dir := filepath.Join(work, p)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return err

@@ -40,7 +40,8 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "| Go | %s |\n", m.goVersion)
 	fmt.Fprintf(&b, "| tools | %s |\n", m.tools)
 	fmt.Fprintf(&b, "| scratch trees on | %s |\n", m.scratchFS)
-	fmt.Fprintf(&b, "| load average (1, 5, 15 min) | %s at start, %s at end (a shared machine) |\n", m.loadStart, m.loadEnd)
+	fmt.Fprintf(&b, "| load average (1, 5, 15 min) | %s at start, %s at end (a shared machine; the harness starts after the Go benchmarks) |\n", m.loadStart, m.loadEnd)
+	fmt.Fprintf(&b, "| load average as each part began | %s |\n", strings.Join(m.loads, "; "))
 	fmt.Fprintf(&b, "| harness | `go run ./cmd/ecs-keyagent-bench %s` |\n\n", shellQuote(r.args))
 	fmt.Fprintf(&b, "## Summary\n\n| figure | result | target | |\n|---|---|---|---|\n")
 	for _, row := range r.summary() {

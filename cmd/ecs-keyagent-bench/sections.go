@@ -71,7 +71,9 @@ func (r *report) writeIdle(b *strings.Builder) {
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | **%s** | %s | %d |\n", human(s.interval), s.fs, human(s.duration),
 			mib(s.rssMax), mib(s.hwm), ms(s.schedCPU), ms(s.statCPU), perPoll, seconds(s.perDay()), ms(s.lifeCPU), s.threads)
 	}
-	fmt.Fprintf(b, "\nReproduce: `%s` (`make bench BENCH_IDLE=2m` for a shorter default-interval window).\n\n",
+	fmt.Fprintf(b, "\nReproduce: `%s` (`make bench BENCH_IDLE=2m` for a shorter default-interval window). "+
+		"To see where a poll's CPU goes: `go test -run '^$' -bench EngineSync -cpuprofile cpu.out ./agent` "+
+		"(one unchanged poll in process), or `perf record -g -p PID` on a daemon built without `-s -w`.\n\n",
 		r.harness("idle", "-idle", r.opts.idle.String(), "-idle-fast", r.opts.idleFast.String()))
 }
 
