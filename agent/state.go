@@ -3,7 +3,9 @@ package agent
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,7 +81,16 @@ func writeLastSync(root string, t time.Time) error {
 		return err
 	}
 	defer dir.Close()
-	return writeClean(dir, filepath.Base(LastSyncPath), []byte(t.UTC().Format(time.RFC3339Nano)+"\n"))
+	// The time is the file's mtime: an idle daemon records every poll, and
+	// a touch is one system call where a rewrite costs an fsync (issue #7).
+	name := filepath.Base(LastSyncPath)
+	err = dir.Touch(name, t)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = writeClean(dir, name, nil); err == nil {
+			err = dir.Touch(name, t)
+		}
+	}
+	return err
 }
 
 // writeClean replaces one of the agent's own files, first removing the
@@ -101,12 +112,11 @@ func LastSync(root string) time.Time {
 		return time.Time{}
 	}
 	defer dir.Close()
-	data, _, err := dir.ReadFile(filepath.Base(LastSyncPath), 64, os.Geteuid())
-	if err != nil {
+	st, err := dir.Lstat(filepath.Base(LastSyncPath))
+	if err != nil || !st.Mode.IsRegular() {
 		return time.Time{}
 	}
-	t, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(data)))
-	return t
+	return st.ModTime
 }
 
 // openStateDir opens the state directory, creating it and any missing
