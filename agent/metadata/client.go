@@ -22,7 +22,7 @@ const (
 	maxTokenBody    = 4 << 10
 	maxListEntries  = 100
 	maxHeaderBytes  = 64 << 10
-	idleConnTimeout = 30 * time.Second
+	idleConnTimeout = 2 * time.Minute // above the default 30 s poll, so polls reuse a connection
 )
 
 // Paths under the endpoint (facts.md §1).
@@ -57,7 +57,8 @@ type Client struct {
 	mu        sync.Mutex
 	token     string
 	refreshAt time.Time
-	tokenless bool // TokenAuto fell back after a 404 or 405 on the PUT
+	tokenless bool   // TokenAuto fell back after a 404 or 405 on the PUT
+	id        string // the instance id, once read
 }
 
 // New returns a client for cfg. An invalid cfg is reported by every Fetch;
@@ -142,7 +143,26 @@ func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
 	return snap, nil
 }
 
+// instanceID reads the instance id once per client: it cannot change under
+// a running agent, and an idle daemon saves one request in four per poll
+// (issue #7).
 func (c *Client) instanceID(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	id := c.id
+	c.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	id, err := c.readInstanceID(ctx)
+	if err == nil {
+		c.mu.Lock()
+		c.id = id
+		c.mu.Unlock()
+	}
+	return id, err
+}
+
+func (c *Client) readInstanceID(ctx context.Context) (string, error) {
 	u := c.base + instanceIDPath
 	body, err := c.get(ctx, u, maxInstanceID)
 	if err != nil {

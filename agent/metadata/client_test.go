@@ -201,3 +201,20 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// The instance id cannot change under a running agent: a client reads it
+// once, and a later Fetch costs one request fewer.
+func TestFetchReadsInstanceIDOnce(t *testing.T) {
+	emu, url := newEmulator(t)
+	emu.SetKeys(emulator.Key{ID: "skp-x", Body: keyA})
+	c := newClient(t, metadata.Config{Endpoint: url})
+	for i := 0; i < 3; i++ {
+		snap, err := c.Fetch(t.Context())
+		if err != nil || snap.InstanceID != emulator.DefaultInstanceID {
+			t.Fatalf("Fetch %d = %q, %v", i, snap.InstanceID, err)
+		}
+	}
+	if n := count(emu, "GET", idPath); n != 1 {
+		t.Errorf("GETs of instance-id over 3 fetches = %d, want 1", n)
+	}
+}

@@ -97,8 +97,10 @@ func FuzzFetch(f *testing.F) {
 	srv := &fuzzServer{}
 	hs := httptest.NewServer(srv)
 	f.Cleanup(hs.Close)
-	c := New(Config{Endpoint: hs.URL, Token: TokenAuto, RequestTimeout: 2 * time.Second})
 	f.Fuzz(func(t *testing.T, id, list, key []byte) {
+		// A client per input: a client reads the instance id only once.
+		c := New(Config{Endpoint: hs.URL, Token: TokenAuto, RequestTimeout: 2 * time.Second})
+		defer c.CloseIdleConnections()
 		srv.mu.Lock()
 		srv.id, srv.list, srv.key, srv.paths = id, list, key, nil
 		srv.mu.Unlock()

@@ -121,9 +121,10 @@ func TestExpiredTokenRenewedOnce(t *testing.T) {
 	if n := count(emu, "PUT", tokenPath); n != 2 {
 		t.Errorf("token PUTs = %d, want 2", n)
 	}
-	// first Fetch, the refused GET, its retry
-	if n := count(emu, "GET", idPath); n != 3 {
-		t.Errorf("GETs of instance-id = %d, want 3", n)
+	// first Fetch, the refused GET, its retry (the instance id is read
+	// once, so the listing is the first GET of the second Fetch)
+	if n := count(emu, "GET", keysPath); n != 3 {
+		t.Errorf("GETs of public-keys/ = %d, want 3", n)
 	}
 }
 
