@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/ecs-keyagent/ecs-keyagent/keys/securefs"
 )
@@ -156,14 +155,4 @@ func LoadState(root string) (*Report, error) {
 		return nil, fmt.Errorf("decode state %s: %w", filepath.Join(StateDir, StateFile), err)
 	}
 	return &r, nil
-}
-
-// lineFingerprint returns the SHA256 fingerprint of an authorized_keys line,
-// or "" if it does not parse.
-func lineFingerprint(line string) string {
-	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
-	if err != nil {
-		return ""
-	}
-	return ssh.FingerprintSHA256(pub)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
@@ -285,4 +286,14 @@ func diffFingerprints(before []string, managed []keys.Key) (added, removed, kept
 		}
 	}
 	return added, removed, kept
+}
+
+// lineFingerprint returns the SHA256 fingerprint of an authorized_keys line,
+// or "" if it does not parse.
+func lineFingerprint(line string) string {
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil {
+		return ""
+	}
+	return ssh.FingerprintSHA256(pub)
 }

@@ -28,7 +28,7 @@ func runStatus(_ context.Context, env *cliEnv, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	r, err := agent.LoadState(root)
-	if errors.Is(err, errNotExist) {
+	if errors.Is(err, iofs.ErrNotExist) {
 		return exitError{status: exitFailed, err: errors.New("status: no sync has run yet")}
 	}
 	if err != nil {
@@ -52,5 +52,3 @@ func runStatus(_ context.Context, env *cliEnv, fs *flag.FlagSet, args []string) 
 	printSummary(env.stdout, r)
 	return nil
 }
-
-var errNotExist = iofs.ErrNotExist
