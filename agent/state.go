@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/ecs-keyagent/ecs-keyagent/keys/securefs"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 )
 
 // maxStateSize bounds the state file `status` reads.

@@ -12,11 +12,12 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 	"github.com/ecs-keyagent/ecs-keyagent/keys"
-	"github.com/ecs-keyagent/ecs-keyagent/keys/securefs"
 )
 
 // Paths of the agent's own files, relative to the filesystem root in use.
@@ -178,7 +179,7 @@ func (e *Engine) syncUser(name string, managed []keys.Key) (UserReport, error) {
 
 func (e *Engine) convergeUser(ur *UserReport, managed []keys.Key) error {
 	o := e.opts
-	acct, err := lookupUser(o.Root, ur.User)
+	acct, err := account.Lookup(o.Root, ur.User)
 	if err != nil {
 		return err
 	}
@@ -212,7 +213,7 @@ func (e *Engine) convergeUser(ur *UserReport, managed []keys.Key) error {
 }
 
 // apply merges managed into old and writes the result if it differs.
-func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []keys.Key, acct Account) error {
+func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []keys.Key, acct account.Account) error {
 	next, err := keys.Merge(old, managed)
 	if err != nil {
 		return fmt.Errorf("update %s: %w", ur.Path, err)

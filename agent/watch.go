@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path/filepath"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -16,7 +17,7 @@ func (e *Engine) WatchPaths() ([]string, error) {
 	var paths []string
 	var errs []error
 	for _, name := range e.opts.Config.Users {
-		acct, err := lookupUser(e.opts.Root, name)
+		acct, err := account.Lookup(e.opts.Root, name)
 		if err != nil {
 			errs = append(errs, err)
 			continue

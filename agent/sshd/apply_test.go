@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecs-keyagent/ecs-keyagent/keys/securefs"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 )
 
 const (

@@ -7,7 +7,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ecs-keyagent/ecs-keyagent/keys/securefs"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 )
 
 // store reads and replaces configuration files through securefs: no

@@ -6,7 +6,7 @@ import (
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/keys"
-	"github.com/ecs-keyagent/ecs-keyagent/keys/securefs"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 )
 
 // hint says what to do about err, or "" when there is nothing useful to say.

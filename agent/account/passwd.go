@@ -1,4 +1,6 @@
-package agent
+// Package account reads the local account database (passwd) under a
+// filesystem root, for the users whose keys the agent manages.
+package account
 
 import (
 	"bufio"
@@ -19,16 +21,16 @@ type Account struct {
 	Home     string
 }
 
-// errNoUser is returned when the passwd database has no such user.
-var errNoUser = errors.New("no such user")
+// ErrNoUser is returned when the passwd database has no such user.
+var ErrNoUser = errors.New("no such user")
 
 // maxPasswdSize bounds how much of /etc/passwd we read.
 const maxPasswdSize = 16 << 20
 
-// lookupUser reads name from <root>/etc/passwd. The file is read directly,
+// Lookup reads name from <root>/etc/passwd. The file is read directly,
 // not through NSS: under --root the host's NSS would answer for the wrong
 // system, and the users this agent serves (root, ecs-user) are local ones.
-func lookupUser(root, name string) (Account, error) {
+func Lookup(root, name string) (Account, error) {
 	path := filepath.Join(root, "etc/passwd")
 	f, err := os.Open(path)
 	if err != nil {
@@ -47,7 +49,7 @@ func lookupUser(root, name string) (Account, error) {
 	if err := sc.Err(); err != nil {
 		return Account{}, fmt.Errorf("look up user %s: read %s: %w", name, path, err)
 	}
-	return Account{}, fmt.Errorf("look up user %s in %s: %w", name, path, errNoUser)
+	return Account{}, fmt.Errorf("look up user %s in %s: %w", name, path, ErrNoUser)
 }
 
 func parsePasswdLine(line string) (Account, error) {

@@ -1,4 +1,4 @@
-package agent
+package account
 
 import (
 	"errors"
@@ -40,18 +40,18 @@ func TestLookupUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := lookupUser(root, tt.user)
+			got, err := Lookup(root, tt.user)
 			if tt.wantErr {
 				if err == nil {
-					t.Fatalf("lookupUser(%q) = %+v, want an error", tt.user, got)
+					t.Fatalf("Lookup(%q) = %+v, want an error", tt.user, got)
 				}
-				if tt.noUser != errors.Is(err, errNoUser) {
-					t.Errorf("lookupUser(%q) error = %v, errNoUser = %v", tt.user, err, tt.noUser)
+				if tt.noUser != errors.Is(err, ErrNoUser) {
+					t.Errorf("Lookup(%q) error = %v, ErrNoUser = %v", tt.user, err, tt.noUser)
 				}
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Errorf("lookupUser(%q) = %+v, %v, want %+v", tt.user, got, err, tt.want)
+				t.Errorf("Lookup(%q) = %+v, %v, want %+v", tt.user, got, err, tt.want)
 			}
 		})
 	}
