@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rogpeppe/go-internal/diff"
 	"go.uber.org/zap"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
@@ -222,14 +222,14 @@ func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []
 	if err != nil {
 		return fmt.Errorf("update %s: %w", ur.Path, err)
 	}
-	ur.Added, ur.Removed, ur.Kept = diffFingerprints(before, managed)
+	ur.Added, ur.Removed, ur.Kept = keys.Compare(before, managed)
 	ur.Usable = e.usableKeys(ur.User, next)
 	if string(next) == string(old) {
 		return nil
 	}
 	ur.Changed = true
 	if e.opts.DryRun {
-		ur.Diff = keys.UnifiedDiff(ur.Path, ur.Path, old, next)
+		ur.Diff = string(diff.Diff(ur.Path, old, ur.Path, next))
 		return nil
 	}
 	if _, err := dir.CleanTemp("authorized_keys"); err != nil {
@@ -262,39 +262,4 @@ func (e *Engine) usableKeys(user string, data []byte) int {
 type usableMemo struct {
 	sum [sha256.Size]byte
 	n   int
-}
-
-// diffFingerprints compares the block's previous lines with the managed keys.
-func diffFingerprints(before []string, managed []keys.Key) (added, removed, kept []string) {
-	had := map[string]bool{}
-	for _, line := range before {
-		if fp := lineFingerprint(line); fp != "" {
-			had[fp] = true
-		}
-	}
-	now := map[string]bool{}
-	for _, k := range managed {
-		now[k.Fingerprint] = true
-		if had[k.Fingerprint] {
-			kept = append(kept, k.Fingerprint)
-		} else {
-			added = append(added, k.Fingerprint)
-		}
-	}
-	for _, line := range before {
-		if fp := lineFingerprint(line); fp != "" && !now[fp] {
-			removed = append(removed, fp)
-		}
-	}
-	return added, removed, kept
-}
-
-// lineFingerprint returns the SHA256 fingerprint of an authorized_keys line,
-// or "" if it does not parse.
-func lineFingerprint(line string) string {
-	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
-	if err != nil {
-		return ""
-	}
-	return ssh.FingerprintSHA256(pub)
 }

@@ -98,8 +98,8 @@ func render(recs []*record) string {
 	w("\n## Fuzz targets\n\n")
 	w("Everything that parses outside input has a Go fuzz target; `make test` runs their seed\n")
 	w("corpora, `make fuzz` runs each for `FUZZTIME`: `agent/metadata` FuzzParseListing and FuzzFetch\n")
-	w("(listing and key bodies as served), `keys` FuzzParseKey, FuzzMerge, FuzzUsableKeys and\n")
-	w("FuzzUnifiedDiff (metadata keys and authorized_keys), `agent/sshd` FuzzParse (sshd_config).\n")
+	w("(listing and key bodies as served), `keys` FuzzParseKey, FuzzMerge and FuzzUsableKeys\n")
+	w("(metadata keys and authorized_keys), `agent/sshd` FuzzParse (sshd_config).\n")
 	return b.String()
 }
 
