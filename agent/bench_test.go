@@ -57,8 +57,8 @@ func BenchmarkEngineSync(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r := eng.Sync(ctx)
-		if r.Outcome != OutcomeOK || reportChanged(r) {
-			b.Fatalf("Sync: outcome %s, changed %v: %s", r.Outcome, reportChanged(r), r.Error)
+		if r.Outcome != OutcomeOK || r.Changed() {
+			b.Fatalf("Sync: outcome %s, changed %v: %s", r.Outcome, r.Changed(), r.Error)
 		}
 	}
 }

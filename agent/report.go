@@ -77,6 +77,17 @@ type SSHDUserReport struct {
 	KbdInteractiveAuthentication string `json:"kbdinteractiveauthentication"`
 }
 
+// Changed reports whether the sync wrote something: a user's file or
+// sshd's configuration.
+func (r *Report) Changed() bool {
+	for _, u := range r.Users {
+		if u.Changed {
+			return true
+		}
+	}
+	return r.SSHD != nil && len(r.SSHD.Changed) > 0
+}
+
 func (r *Report) fail(err error) {
 	if r.err == nil {
 		r.err = err

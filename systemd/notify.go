@@ -1,10 +1,12 @@
 package systemd
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
 )
 
 // maxStatus bounds a STATUS= line: systemctl shows one line, and a
@@ -21,6 +23,17 @@ type Notifier struct{}
 
 // Ready sends READY=1: start-up is finished, units ordered after us may start.
 func (Notifier) Ready() { send(daemon.SdNotifyReady) }
+
+// Reloading sends RELOADING=1 with MONOTONIC_USEC, the CLOCK_MONOTONIC time
+// in microseconds that sd_notify(3) asks for with it: the service is
+// re-reading its configuration. READY=1 ends the reload.
+func (Notifier) Reloading() {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return
+	}
+	send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000))
+}
 
 // Status sends STATUS= with one human line; newlines become spaces.
 func (Notifier) Status(line string) { send("STATUS=" + oneLine(line)) }

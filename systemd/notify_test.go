@@ -3,9 +3,12 @@ package systemd
 import (
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // listen opens a real unixgram socket as NOTIFY_SOCKET, as systemd does.
@@ -55,6 +58,23 @@ func TestNotifier(t *testing.T) {
 	}
 }
 
+// RELOADING=1 carries MONOTONIC_USEC, the monotonic clock now.
+func TestReloading(t *testing.T) {
+	conn := listen(t)
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	before := ts.Nano() / 1000
+	Notifier{}.Reloading()
+	got := read(t, conn)
+	rest, ok := strings.CutPrefix(got, "RELOADING=1\nMONOTONIC_USEC=")
+	usec, err := strconv.ParseInt(rest, 10, 64)
+	if !ok || err != nil || usec < before {
+		t.Errorf("Reloading sent %q, want RELOADING=1 and MONOTONIC_USEC at or after %d", got, before)
+	}
+}
+
 func TestStatusBounded(t *testing.T) {
 	conn := listen(t)
 	Notifier{}.Status(strings.Repeat("é", 1000))
@@ -75,6 +95,7 @@ func TestNotifierOutsideSystemd(t *testing.T) {
 	n.Status("x")
 	n.Watchdog()
 	n.Stopping()
+	n.Reloading()
 }
 
 func TestWatchdogInterval(t *testing.T) {

@@ -47,15 +47,19 @@ type command struct {
 
 var commands = []*command{syncCmd, runCmd, statusCmd, restoreCmd, versionCmd}
 
-// cliEnv is what every subcommand gets: output streams and global flags.
+// cliEnv is what every subcommand gets: output streams, reload requests
+// and global flags.
 type cliEnv struct {
 	stdout, stderr io.Writer
+	reload         <-chan struct{}
 	logLevel       string
 }
 
-// Run executes the command line args and returns the exit status.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	env := &cliEnv{stdout: stdout, stderr: stderr}
+// Run executes the command line args and returns the exit status. ctx ends
+// the command (its cause says why); reload carries requests to re-read the
+// configuration, which only `run` takes.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan struct{}) int {
+	env := &cliEnv{stdout: stdout, stderr: stderr, reload: reload}
 	err := dispatch(ctx, env, args)
 	if err == nil {
 		return exitOK

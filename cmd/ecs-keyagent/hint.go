@@ -5,8 +5,8 @@ import (
 	"net"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
-	"github.com/ecs-keyagent/ecs-keyagent/keys"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
+	"github.com/ecs-keyagent/ecs-keyagent/keys"
 )
 
 // hint says what to do about err, or "" when there is nothing useful to say.

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"flag"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/service"
 	"github.com/ecs-keyagent/ecs-keyagent/systemd"
 )
 
@@ -23,7 +21,7 @@ type runArgs struct {
 	commonArgs
 }
 
-// runRun is the service: it returns nil after SIGTERM or SIGINT, and an
+// runRun is the service: it returns nil once ctx ends (SIGTERM, SIGINT), and an
 // error only for a bad command line or configuration at start.
 func runRun(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error {
 	var a runArgs
@@ -41,14 +39,11 @@ func runRun(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) e
 	}
 	defer log.Sync() //nolint:errcheck // nothing useful to do on stderr errors
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
-	return agent.RunDaemon(ctx, agent.DaemonOptions{
+	return service.Run(ctx, service.Options{
 		Engine: agent.Options{Config: cfg, Root: a.root, Logger: log},
-		// SIGHUP reads the same file with the same command-line overrides.
+		// A reload reads the same file with the same command-line overrides.
 		LoadConfig: func() (config.Config, error) { return a.load() },
-		Signals:    sigs,
+		Reload:     env.reload,
 		Notifier:   systemd.Notifier{},
 		Watchdog:   systemd.WatchdogInterval(),
 	})

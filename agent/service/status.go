@@ -1,24 +1,26 @@
-package agent
+package service
 
 import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent"
 )
 
-// daemonStatus is what the STATUS= line is made of: the last sync that
+// status is what the STATUS= line is made of: the last sync that
 // reached the metadata service, and the failures since.
-type daemonStatus struct {
-	good     *Report   // last sync that got an answer from metadata; nil before the first
-	goodAt   time.Time // when it finished
-	failing  int       // consecutive syncs that did not reach metadata
-	failErr  string    // the last one's error
-	failedAt time.Time // the first of them
+type status struct {
+	good     *agent.Report // last sync that got an answer from metadata; nil before the first
+	goodAt   time.Time     // when it finished
+	failing  int           // consecutive syncs that did not reach metadata
+	failErr  string        // the last one's error
+	failedAt time.Time     // the first of them
 }
 
 // line renders one human line for systemctl status, e.g.
 // "root: 1 key (SHA256:…), synced 12 s ago; password logon off".
-func (s *daemonStatus) line(now time.Time) string {
+func (s *status) line(now time.Time) string {
 	var b strings.Builder
 	if s.good == nil {
 		b.WriteString("waiting for the metadata service")
@@ -39,7 +41,7 @@ func (s *daemonStatus) line(now time.Time) string {
 	return b.String()
 }
 
-func userStatus(u UserReport, noKey bool) string {
+func userStatus(u agent.UserReport, noKey bool) string {
 	if u.Error != "" {
 		return u.User + ": failed: " + u.Error
 	}
@@ -56,7 +58,7 @@ func userStatus(u UserReport, noKey bool) string {
 
 // passwordStatus sums up the sshd step: "password logon off" when every
 // user's effective sshd settings close both password paths.
-func passwordStatus(s *SSHDReport) string {
+func passwordStatus(s *agent.SSHDReport) string {
 	switch {
 	case s == nil:
 		return ""

@@ -1,15 +1,16 @@
-package agent
+package service
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 )
@@ -19,7 +20,7 @@ const instanceIDPath = "/latest/meta-data/instance-id"
 // Metadata refused for the first attempts of boot, then answering: READY=1
 // comes after the first successful sync, not before, and nothing was
 // written while metadata was down.
-func TestDaemonBootWaitsForMetadata(t *testing.T) {
+func TestServiceBootWaitsForMetadata(t *testing.T) {
 	f := newFixture(t, "alice")
 	userLine := newKey(t, "alice@laptop")
 	f.writeKeys("alice", userLine+"\n")
@@ -51,7 +52,7 @@ func TestDaemonBootWaitsForMetadata(t *testing.T) {
 
 // Metadata never answering: READY=1 at the boot deadline, retries go on,
 // nothing is written.
-func TestDaemonReadyAtBootDeadline(t *testing.T) {
+func TestServiceReadyAtBootDeadline(t *testing.T) {
 	f := newFixture(t, "alice")
 	f.cfg.BootTimeout.Duration = 300 * time.Millisecond
 	f.imds.SetKeys(emulator.Key{ID: "skp-1", Body: newKey(t, "k1")})
@@ -68,7 +69,7 @@ func TestDaemonReadyAtBootDeadline(t *testing.T) {
 
 // A key rebound while running reaches the file within a poll interval; the
 // old one goes, the user's stay; detaching removes the block.
-func TestDaemonRotation(t *testing.T) {
+func TestServiceRotation(t *testing.T) {
 	f := newFixture(t, "alice")
 	f.cfg.PollInterval.Duration = 200 * time.Millisecond
 	userLine := newKey(t, "alice@laptop")
@@ -97,7 +98,7 @@ func TestDaemonRotation(t *testing.T) {
 // Drift: whatever a person does to the block, the file or ~/.ssh is put
 // right by the file watch alone (the poll interval is an hour); a key the
 // user adds outside the block causes no write.
-func TestDaemonDriftRepair(t *testing.T) {
+func TestServiceDriftRepair(t *testing.T) {
 	f := newFixture(t, "alice")
 	k1 := newKey(t, "k1")
 	f.imds.SetKeys(emulator.Key{ID: "skp-1", Body: k1})
@@ -147,11 +148,11 @@ func TestDaemonDriftRepair(t *testing.T) {
 	// A key added outside the block: a sync runs (it records its time)
 	// and authorized_keys is not written.
 	f.eventually("syncs settled", func() bool {
-		last := LastSync(f.root)
+		last := agent.LastSync(f.root)
 		time.Sleep(time.Second)
-		return LastSync(f.root).Equal(last)
+		return agent.LastSync(f.root).Equal(last)
 	})
-	synced := LastSync(f.root)
+	synced := agent.LastSync(f.root)
 	fh, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -159,15 +160,16 @@ func TestDaemonDriftRepair(t *testing.T) {
 	fh.WriteString(newKey(t, "alice@desktop") + "\n")
 	fh.Close()
 	added := fileID(t, file)
-	f.eventually("a sync after the user's edit", func() bool { return LastSync(f.root).After(synced) })
+	f.eventually("a sync after the user's edit", func() bool { return agent.LastSync(f.root).After(synced) })
 	if got := fileID(t, file); got != added {
 		t.Errorf("a key added outside the block made the agent write: inode and mtime %s, after the edit %s", got, added)
 	}
 }
 
-// SIGHUP re-reads the configuration and syncs now: a user added to the
-// configuration and a key rebound both land without a poll.
-func TestDaemonSIGHUP(t *testing.T) {
+// A reload (SIGHUP) re-reads the configuration and syncs now: a user added
+// to the configuration and a key rebound both land without a poll, and
+// systemd hears RELOADING=1 then READY=1 around it.
+func TestServiceReload(t *testing.T) {
 	f := newFixture(t, "alice")
 	f.addUser("bob", testUID+1)
 	k1, k2 := newKey(t, "k1"), newKey(t, "k2")
@@ -175,48 +177,48 @@ func TestDaemonSIGHUP(t *testing.T) {
 	var reloads atomic.Int32
 	next := f.cfg
 	next.Users = []string{"alice", "bob"}
-	f.start(func(o *DaemonOptions) {
+	f.start(func(o *Options) {
 		o.LoadConfig = func() (config.Config, error) { reloads.Add(1); return next, nil }
 	})
 	f.waitNote("READY=1", isReady)
 
 	f.imds.SetKeys(emulator.Key{ID: "skp-2", Body: k2})
-	f.sigs <- syscall.SIGHUP
-	f.eventually("k2 for alice and bob", func() bool {
-		return strings.Contains(f.read(f.keysFile("alice")), keyBody(k2)) &&
-			strings.Contains(f.read(f.keysFile("bob")), keyBody(k2))
-	})
+	f.drainNotes()
+	f.reload <- struct{}{}
+	f.waitNote("RELOADING=1", func(n string) bool { return strings.HasPrefix(n, "RELOADING=1\nMONOTONIC_USEC=") })
+	f.waitNote("READY=1 after the reload", isReady)
+	// READY=1 comes after the reload's sync: the files are in place now.
+	if !strings.Contains(f.read(f.keysFile("alice")), keyBody(k2)) || !strings.Contains(f.read(f.keysFile("bob")), keyBody(k2)) {
+		t.Errorf("READY=1 before k2 landed for alice and bob")
+	}
 	if reloads.Load() != 1 {
 		t.Errorf("configuration read %d times, want 1", reloads.Load())
 	}
 }
 
-// SIGTERM stops the daemon: STOPPING=1, and RunDaemon returns nil.
-func TestDaemonSIGTERM(t *testing.T) {
-	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
-		t.Run(sig.String(), func(t *testing.T) {
-			f := newFixture(t, "alice")
-			f.imds.SetKeys(emulator.Key{ID: "skp-1", Body: newKey(t, "k1")})
-			f.start()
-			f.waitNote("READY=1", isReady)
-			f.sigs <- sig
-			select {
-			case err := <-f.done:
-				if err != nil {
-					t.Errorf("RunDaemon after %v = %v, want nil", sig, err)
-				}
-				f.done <- nil // for the cleanup
-			case <-time.After(wait):
-				t.Fatalf("still running after %v", sig)
-			}
-			f.waitNote("STOPPING=1", func(n string) bool { return n == "STOPPING=1" })
-		})
+// Cancelling the context (main does on SIGTERM and SIGINT) stops the
+// service: STOPPING=1, and Run returns nil.
+func TestServiceStop(t *testing.T) {
+	f := newFixture(t, "alice")
+	f.imds.SetKeys(emulator.Key{ID: "skp-1", Body: newKey(t, "k1")})
+	f.start()
+	f.waitNote("READY=1", isReady)
+	f.cancel(errors.New("received terminated"))
+	select {
+	case err := <-f.done:
+		if err != nil {
+			t.Errorf("Run after cancel = %v, want nil", err)
+		}
+		f.done <- nil // for the cleanup
+	case <-time.After(wait):
+		t.Fatalf("still running after cancel")
 	}
+	f.waitNote("STOPPING=1", func(n string) bool { return n == "STOPPING=1" })
 }
 
 // WATCHDOG=1 goes out while the loop comes round, stops while it is wedged,
 // and resumes when it is not.
-func TestDaemonWatchdog(t *testing.T) {
+func TestServiceWatchdog(t *testing.T) {
 	f := newFixture(t, "alice")
 	f.imds.SetKeys(emulator.Key{ID: "skp-1", Body: newKey(t, "k1")})
 	const wd = 200 * time.Millisecond
@@ -232,7 +234,7 @@ func TestDaemonWatchdog(t *testing.T) {
 			<-release
 		}
 	}
-	f.start(func(o *DaemonOptions) { o.Watchdog = wd })
+	f.start(func(o *Options) { o.Watchdog = wd })
 	isPing := func(n string) bool { return n == "WATCHDOG=1" }
 	f.waitNote("WATCHDOG=1", isPing)
 

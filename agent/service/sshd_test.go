@@ -1,4 +1,4 @@
-package agent
+package service
 
 import (
 	"os"
@@ -10,8 +10,8 @@ import (
 )
 
 // The agent's sshd drop-in deleted or edited by hand is repaired by the
-// running service within about a second, like authorized_keys (issue #4).
-func TestDaemonRepairsSSHDDropIn(t *testing.T) {
+// running service within about a second, like authorized_keys.
+func TestServiceRepairsSSHDDropIn(t *testing.T) {
 	f := newFixture(t, "alice")
 	sshDir := filepath.Join(f.root, "etc/ssh")
 	if err := os.MkdirAll(filepath.Join(sshDir, "sshd_config.d"), 0o755); err != nil {

@@ -1,4 +1,4 @@
-package agent
+package service
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 	"github.com/ecs-keyagent/ecs-keyagent/systemd"
@@ -50,11 +51,11 @@ type fixture struct {
 	url    string
 	cfg    config.Config
 	notes  chan string // every sd_notify datagram, in order
-	sigs   chan os.Signal
-	d      *daemon
+	reload chan struct{}
+	s      *service
 	hook   func() // the daemon's fault hook, set before start
 	done   chan error
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 }
 
 func newFixture(t *testing.T, users ...string) *fixture {
@@ -62,7 +63,7 @@ func newFixture(t *testing.T, users ...string) *fixture {
 	needRoot(t)
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs last
-	f := &fixture{t: t, root: t.TempDir(), imds: emulator.New(), notes: make(chan string, 4096), sigs: make(chan os.Signal, 1)}
+	f := &fixture{t: t, root: t.TempDir(), imds: emulator.New(), notes: make(chan string, 4096), reload: make(chan struct{}, 1)}
 	hs := httptest.NewServer(f.imds)
 	t.Cleanup(hs.Close)
 	f.url = hs.URL
@@ -151,30 +152,30 @@ func (f *fixture) listenNotify() {
 	f.t.Cleanup(func() { conn.Close(); <-stopped })
 }
 
-// start runs the daemon until the test ends.
-func (f *fixture) start(opts ...func(*DaemonOptions)) {
-	o := DaemonOptions{
-		Engine:   Options{Config: f.cfg, Root: f.root, Logger: zaptest.NewLogger(f.t)},
-		Signals:  f.sigs,
+// start runs the service until the test ends.
+func (f *fixture) start(opts ...func(*Options)) {
+	o := Options{
+		Engine:   agent.Options{Config: f.cfg, Root: f.root, Logger: zaptest.NewLogger(f.t)},
+		Reload:   f.reload,
 		Notifier: systemd.Notifier{},
 	}
 	for _, fn := range opts {
 		fn(&o)
 	}
-	f.d = newDaemon(o)
-	f.d.hook = f.hook
-	ctx, cancel := context.WithCancel(context.Background())
+	f.s = newService(o)
+	f.s.hook = f.hook
+	ctx, cancel := context.WithCancelCause(context.Background())
 	f.cancel, f.done = cancel, make(chan error, 1)
-	go func() { f.done <- f.d.run(ctx) }()
+	go func() { f.done <- f.s.run(ctx) }()
 	f.t.Cleanup(func() {
-		cancel()
+		cancel(nil)
 		select {
 		case err := <-f.done:
 			if err != nil {
-				f.t.Errorf("daemon: %v", err)
+				f.t.Errorf("service: %v", err)
 			}
 		case <-time.After(wait):
-			f.t.Error("daemon did not stop")
+			f.t.Error("service did not stop")
 		}
 	})
 }
