@@ -1,6 +1,10 @@
 package agent
 
-import "time"
+import (
+	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
+)
 
 // Outcome values of a sync, also the exit status the command line maps them to.
 const (
@@ -19,7 +23,7 @@ type Report struct {
 	NoKeyBound bool         `json:"no_key_bound"`
 	Keys       []KeyReport  `json:"keys"`
 	Users      []UserReport `json:"users"`
-	SSHD       *SSHDReport  `json:"sshd,omitempty"`
+	SSHD       *sshd.Report `json:"sshd,omitempty"`
 	Outcome    string       `json:"outcome"`
 	Error      string       `json:"error,omitempty"`
 
@@ -52,29 +56,6 @@ type UserReport struct {
 
 	home string // from passwd, for matching sshd's AuthorizedKeysFile
 	uid  int
-}
-
-// SSHDReport is what the sshd step found and did.
-type SSHDReport struct {
-	Method    string           `json:"method,omitempty"` // drop-in, marked block, or none
-	Changed   []string         `json:"changed,omitempty"`
-	Reloaded  bool             `json:"reloaded"`
-	Reload    string           `json:"reload,omitempty"`
-	CheckedBy string           `json:"checked_by,omitempty"`
-	Skipped   string           `json:"skipped,omitempty"` // why password logon was left alone
-	Users     []SSHDUserReport `json:"users,omitempty"`
-	Warnings  []string         `json:"warnings,omitempty"`
-	Error     string           `json:"error,omitempty"`
-	// ReloadPending: the configuration was written but sshd not reloaded;
-	// the next sync reloads even if it writes nothing.
-	ReloadPending bool `json:"reload_pending,omitempty"`
-}
-
-// SSHDUserReport holds the effective password settings for one user.
-type SSHDUserReport struct {
-	User                         string `json:"user"`
-	PasswordAuthentication       string `json:"passwordauthentication"`
-	KbdInteractiveAuthentication string `json:"kbdinteractiveauthentication"`
 }
 
 // Changed reports whether the sync wrote something: a user's file or

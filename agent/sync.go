@@ -28,10 +28,6 @@ const (
 	StateFile    = "state.json"
 )
 
-// lockWait bounds how long a sync waits for another to finish: a sync takes
-// well under a second, one stuck on the network a few request timeouts.
-const lockWait = 2 * time.Minute
-
 // maxAuthorizedKeys bounds the authorized_keys file we read: a user can make
 // it any size, and we hold it in memory twice.
 const maxAuthorizedKeys = 16 << 20
@@ -42,24 +38,16 @@ type Options struct {
 	Root   string // filesystem root for every path; "" means "/"
 	DryRun bool   // compute and report, write nothing
 	Logger *zap.Logger
-	Now    func() time.Time
-	// SSHDReloader reloads sshd after a change; nil is the system's way
-	// (systemd over D-Bus, else SIGHUP to sshd's pid file).
-	SSHDReloader sshd.Reloader
 }
 
 // Engine runs syncs. The one-shot command and the daemon share it, so they
 // share the lock, the state file and every decision.
 type Engine struct {
-	opts      Options
-	client    *metadata.Client
-	sshdCache *sshdCache // the last sshd step; Sync calls are serialised by the lock
-	last      *Report    // the last recorded result, see saveState
-	// sshdManaged is the sshd file the last applied sshd step keeps the
-	// agent's settings in. Read by the daemon between syncs, on the same
-	// goroutine.
-	sshdManaged string
-	usable      map[string]usableMemo // per user, see usableKeys
+	opts   Options
+	client *metadata.Client
+	sshd   sshd.Step             // remembers the last sshd step; Sync calls are serialised by the lock
+	last   *Report               // the last recorded result, see saveState
+	usable map[string]usableMemo // per user, see usableKeys
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long
@@ -71,9 +59,6 @@ func NewEngine(o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	c := o.Config
 	return &Engine{opts: o, client: metadata.New(metadata.Config{
 		Endpoint:       c.Endpoint,
@@ -83,17 +68,22 @@ func NewEngine(o Options) *Engine {
 	})}
 }
 
+// Close closes the metadata client's kept-alive connections; an engine
+// replaced after a reload would otherwise hold them until they time out.
+func (e *Engine) Close() { e.client.CloseIdleConnections() }
+
+// Config returns the configuration the engine runs with.
+func (e *Engine) Config() config.Config { return e.opts.Config }
+
 // Sync makes every target user's authorized_keys match the metadata service.
 // It never returns nil; failures are in the report.
 func (e *Engine) Sync(ctx context.Context) *Report {
 	o := e.opts
-	r := &Report{Time: o.Now().UTC(), DryRun: o.DryRun, Endpoint: o.Config.Endpoint, Outcome: OutcomeOK}
+	r := &Report{Time: time.Now().UTC(), DryRun: o.DryRun, Endpoint: o.Config.Endpoint, Outcome: OutcomeOK}
 	if !o.DryRun {
-		lockCtx, cancel := context.WithTimeout(ctx, lockWait)
-		unlock, err := securefs.Lock(lockCtx, filepath.Join(o.Root, LockPath))
-		cancel()
+		unlock, err := Lock(ctx, o.Root)
 		if err != nil {
-			r.fail(fmt.Errorf("take lock %s (another sync holds it?): %w", LockPath, err))
+			r.fail(err)
 			return r
 		}
 		defer unlock()
@@ -262,4 +252,33 @@ func (e *Engine) usableKeys(user string, data []byte) int {
 type usableMemo struct {
 	sum [sha256.Size]byte
 	n   int
+}
+
+// syncSSHD runs the sshd step after the keys step, with what that step
+// left in each target's file.
+func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
+	o := e.opts
+	c := o.Config.SSHD
+	req := sshd.Request{
+		Options: sshd.Options{Root: o.Root, Config: c.Config, Logger: o.Logger,
+			Password: sshd.Mode(c.PasswordAuthentication), KbdInteractive: sshd.Mode(c.KeyboardInteractive)},
+		DryRun:        o.DryRun,
+		KeysFailed:    r.Outcome == OutcomeFailed,
+		ReloadPending: !o.DryRun && e.reloadPending(),
+	}
+	for _, u := range r.Users {
+		req.Targets = append(req.Targets, sshd.Target{User: u.User, Home: u.home, UID: u.uid, Usable: u.Usable})
+	}
+	rep, err := e.sshd.Run(ctx, req)
+	r.SSHD = rep
+	if err != nil {
+		r.fail(fmt.Errorf("sshd: %w", err))
+	}
+}
+
+// reloadPending reports whether the last sync wrote sshd's configuration but
+// could not reload sshd: this sync must reload even though it writes nothing.
+func (e *Engine) reloadPending() bool {
+	last := e.previous()
+	return last != nil && last.SSHD != nil && last.SSHD.ReloadPending
 }

@@ -22,6 +22,8 @@ func (e *Engine) WatchPaths() ([]string, error) {
 		}
 		paths = append(paths, filepath.Join(e.opts.Root, acct.Home, ".ssh", "authorized_keys"))
 	}
-	paths = append(paths, e.SSHDWatchPaths()...)
+	if m := e.sshd.Managed(); m != "" {
+		paths = append(paths, filepath.Join(e.opts.Root, m))
+	}
 	return paths, errors.Join(errs...)
 }

@@ -92,6 +92,9 @@ func newService(o Options) *service {
 func (s *service) setConfig(cfg config.Config) {
 	opts := s.o.Engine
 	opts.Config, opts.Logger, opts.DryRun = cfg, s.log, false
+	if s.eng != nil {
+		s.eng.Close()
+	}
 	s.eng, s.cfg = agent.NewEngine(opts), cfg
 }
 
@@ -131,6 +134,7 @@ func (s *service) run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			s.eng.Close()
 			s.o.Notifier.Stopping()
 			s.log.Info("stopping", zap.NamedError("reason", context.Cause(ctx)))
 			return nil

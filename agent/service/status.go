@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 )
 
 // status is what the STATUS= line is made of: the last sync that
@@ -58,7 +59,7 @@ func userStatus(u agent.UserReport, noKey bool) string {
 
 // passwordStatus sums up the sshd step: "password logon off" when every
 // user's effective sshd settings close both password paths.
-func passwordStatus(s *agent.SSHDReport) string {
+func passwordStatus(s *sshd.Report) string {
 	switch {
 	case s == nil:
 		return ""

@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 )
 
 func TestStatusLine(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	off := &agent.SSHDReport{Users: []agent.SSHDUserReport{{User: "root", PasswordAuthentication: "no", KbdInteractiveAuthentication: "no"}}}
+	off := &sshd.Report{Users: []sshd.UserReport{{User: "root", PasswordAuthentication: "no", KbdInteractiveAuthentication: "no"}}}
 	tests := []struct {
 		name string
 		st   status
@@ -26,7 +27,7 @@ func TestStatusLine(t *testing.T) {
 			{User: "ecs-user", Error: "refusing /home/ecs-user/.ssh: writable by group"}}}, goodAt: now.Add(-3 * time.Minute)},
 			"root: 2 keys (SHA256:b, SHA256:a), ecs-user: failed: refusing /home/ecs-user/.ssh: writable by group, synced 3 min ago"},
 		{"no key, metadata down since", status{good: &agent.Report{NoKeyBound: true, Users: []agent.UserReport{{User: "root"}},
-			SSHD: &agent.SSHDReport{Users: []agent.SSHDUserReport{{User: "root", PasswordAuthentication: "yes", KbdInteractiveAuthentication: "no"}}}},
+			SSHD: &sshd.Report{Users: []sshd.UserReport{{User: "root", PasswordAuthentication: "yes", KbdInteractiveAuthentication: "no"}}}},
 			goodAt: now.Add(-2 * time.Hour), failing: 7, failErr: "timeout", failedAt: now.Add(-time.Hour)},
 			"root: no key bound, synced 2 h ago; password logon on for root; failing since 02:04:05 (7 attempts): timeout"},
 	}

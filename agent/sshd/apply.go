@@ -21,10 +21,13 @@ const (
 	Keep    Mode = "keep"    // remove what the agent wrote; never turns anything on
 )
 
+// DefaultConfig is where sshd reads its main configuration file.
+const DefaultConfig = "/etc/ssh/sshd_config"
+
 // Options configures Apply and Inspect.
 type Options struct {
 	Root           string // filesystem root in use; "" is "/"
-	Config         string // main configuration as sshd sees it; "" is /etc/ssh/sshd_config
+	Config         string // main configuration as sshd sees it; "" is DefaultConfig
 	Password       Mode   // PasswordAuthentication; "" is Disable
 	KbdInteractive Mode   // KbdInteractiveAuthentication; "" is Disable
 	Users          []string
@@ -70,7 +73,7 @@ func (o Options) normalize() (Options, error) {
 	}
 	o.Root = path.Clean(o.Root)
 	if o.Config == "" {
-		o.Config = "/etc/ssh/sshd_config"
+		o.Config = DefaultConfig
 	}
 	if !path.IsAbs(o.Config) {
 		return o, fmt.Errorf("use config %q: not an absolute path", o.Config)
@@ -95,6 +98,13 @@ func (o Options) normalize() (Options, error) {
 		o.Logger = zap.NewNop()
 	}
 	return o, nil
+}
+
+func (o Options) logger() *zap.Logger {
+	if o.Logger == nil {
+		return zap.NewNop()
+	}
+	return o.Logger
 }
 
 func (o Options) keys() []string {

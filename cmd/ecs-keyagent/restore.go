@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	iofs "io/fs"
-	"os"
-	"path/filepath"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 )
 
 // restoreCmd undoes the agent's sshd changes. The packages run it when the
 // package is purged (deb) or erased (rpm): the sshd step in keep mode, which
 // removes exactly the bytes the agent wrote, checks the result with sshd -t
-// and reloads sshd if it runs. Keys in authorized_keys are left alone.
+// and reloads sshd if it runs, under the agent's lock like a sync. Keys in
+// authorized_keys are left alone.
 var restoreCmd = &command{
 	name:  "restore-sshd",
 	usage: "[--config FILE] [--root DIR]",
@@ -43,28 +41,26 @@ func runRestore(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []strin
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // nothing useful to do on stderr errors
+	unlock, err := agent.Lock(ctx, a.root)
+	if err != nil {
+		return err
+	}
+	defer unlock() //nolint:errcheck // closing the lock's descriptor releases it
 	mainFile := cfg.SSHD.Config
-	if _, err := os.Lstat(filepath.Join(a.root, mainFile)); errors.Is(err, iofs.ErrNotExist) {
+	rep, err := sshd.Restore(ctx, sshd.Options{Root: a.root, Config: mainFile, Logger: log})
+	switch {
+	case rep.Skipped != "":
 		// No openssh-server: nothing to restore, and never a reason to fail
 		// a package removal.
-		fmt.Fprintf(env.stdout, "sshd: nothing to restore: no sshd configuration at %s\n", mainFile)
-		return nil
-	}
-	res, err := sshd.Apply(ctx, sshd.Options{
-		Root:           a.root,
-		Config:         mainFile,
-		Password:       sshd.Keep,
-		KbdInteractive: sshd.Keep,
-		Logger:         log,
-	})
-	if len(res.Changed) == 0 && err == nil {
+		fmt.Fprintf(env.stdout, "sshd: nothing to restore: %s\n", rep.Skipped)
+	case len(rep.Changed) == 0 && err == nil:
 		fmt.Fprintf(env.stdout, "sshd: nothing to restore in %s\n", mainFile)
 	}
-	for _, f := range res.Changed {
+	for _, f := range rep.Changed {
 		fmt.Fprintf(env.stdout, "sshd: restored %s\n", f)
 	}
-	if res.Reload != "" && len(res.Changed) > 0 {
-		fmt.Fprintf(env.stdout, "sshd: %s\n", res.Reload)
+	if rep.Reload != "" && len(rep.Changed) > 0 {
+		fmt.Fprintf(env.stdout, "sshd: %s\n", rep.Reload)
 	}
 	if err != nil {
 		return fmt.Errorf("restore-sshd: %w", err)

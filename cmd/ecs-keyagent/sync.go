@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 )
 
 var syncCmd = &command{
@@ -164,7 +165,7 @@ func userLine(u agent.UserReport, dryRun bool) string {
 }
 
 // printSSHD writes the sshd part of the summary, when the sync had one.
-func printSSHD(w io.Writer, s *agent.SSHDReport) {
+func printSSHD(w io.Writer, s *sshd.Report) {
 	if s == nil {
 		return
 	}

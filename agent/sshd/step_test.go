@@ -1,9 +1,9 @@
-package agent
+package sshd
 
 import "testing"
 
 func TestReadsFile(t *testing.T) {
-	u := UserReport{User: "alice", home: "/home/alice", uid: 1001}
+	u := Target{User: "alice", Home: "/home/alice", UID: 1001}
 	tests := []struct {
 		name     string
 		patterns []string
