@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 )
 
@@ -48,7 +49,7 @@ func BenchmarkEngineSync(b *testing.B) {
 	hs := httptest.NewServer(imds)
 	b.Cleanup(hs.Close)
 	cfg := config.Default()
-	cfg.Endpoint, cfg.Users = hs.URL, []string{"bench"}
+	cfg.Endpoint, cfg.Users = metadata.Endpoint(hs.URL), []string{"bench"}
 	eng := NewEngine(Options{Config: cfg, Root: root})
 	ctx := context.Background()
 	if r := eng.Sync(ctx); r.Outcome != OutcomeOK {

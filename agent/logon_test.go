@@ -19,6 +19,7 @@ import (
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 )
 
@@ -35,7 +36,7 @@ func TestRealLogon(t *testing.T) {
 	t.Cleanup(hs.Close)
 
 	cfg := config.Default()
-	cfg.Endpoint = hs.URL
+	cfg.Endpoint = metadata.Endpoint(hs.URL)
 	cfg.Users = []string{user.name}
 	cfg.SSHD.Config = srv.config
 	sync := func(t *testing.T) *agent.Report {

@@ -61,8 +61,8 @@ func NewEngine(o Options) *Engine {
 	}
 	c := o.Config
 	return &Engine{opts: o, client: metadata.New(metadata.Config{
-		Endpoint:       c.Endpoint,
-		Token:          metadata.TokenMode(c.Token),
+		Endpoint:       string(c.Endpoint),
+		Token:          c.Token,
 		TokenTTL:       c.TokenTTL.Duration,
 		RequestTimeout: c.RequestTimeout.Duration,
 	})}
@@ -79,7 +79,7 @@ func (e *Engine) Config() config.Config { return e.opts.Config }
 // It never returns nil; failures are in the report.
 func (e *Engine) Sync(ctx context.Context) *Report {
 	o := e.opts
-	r := &Report{Time: time.Now().UTC(), DryRun: o.DryRun, Endpoint: o.Config.Endpoint, Outcome: OutcomeOK}
+	r := &Report{Time: time.Now().UTC(), DryRun: o.DryRun, Endpoint: string(o.Config.Endpoint), Outcome: OutcomeOK}
 	if !o.DryRun {
 		unlock, err := Lock(ctx, o.Root)
 		if err != nil {
@@ -261,7 +261,7 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 	c := o.Config.SSHD
 	req := sshd.Request{
 		Options: sshd.Options{Root: o.Root, Config: c.Config, Logger: o.Logger,
-			Password: sshd.Mode(c.PasswordAuthentication), KbdInteractive: sshd.Mode(c.KeyboardInteractive)},
+			Password: c.PasswordAuthentication, KbdInteractive: c.KeyboardInteractive},
 		DryRun:        o.DryRun,
 		KeysFailed:    r.Outcome == OutcomeFailed,
 		ReloadPending: !o.DryRun && e.reloadPending(),

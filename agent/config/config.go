@@ -1,8 +1,12 @@
-// Package config reads ecs-keyagent's TOML configuration.
+// Package config is the one place the agent's configuration is defined:
+// its keys, their defaults (Default) and their validation, read from TOML.
 //
 // Every key is optional, so an ECS instance needs no file at all. Unknown
 // keys and values of the wrong type are errors naming the key and its line:
 // a typo in a root agent's configuration must not be silently ignored.
+// Values with a meaning of their own are typed and decode themselves (the
+// metadata endpoint and token mode, the sshd modes), so the configuration
+// file and the command line check them with the same code.
 package config
 
 import (
@@ -16,6 +20,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
+	"github.com/ecs-keyagent/ecs-keyagent/keys"
 )
 
 // DefaultPath is where the packages install the configuration file.
@@ -26,22 +33,22 @@ const maxFileSize = 1 << 20
 
 // Config is the agent's configuration after defaults are applied.
 type Config struct {
-	Endpoint       string   `toml:"endpoint"`
-	Token          string   `toml:"token"`
-	TokenTTL       Duration `toml:"token_ttl"`
-	RequestTimeout Duration `toml:"request_timeout"`
-	Users          []string `toml:"users"`
-	MinRSABits     int      `toml:"min_rsa_bits"`
-	PollInterval   Duration `toml:"poll_interval"`
-	BootTimeout    Duration `toml:"boot_timeout"`
-	SSHD           SSHD     `toml:"sshd"`
+	Endpoint       metadata.Endpoint  `toml:"endpoint"`
+	Token          metadata.TokenMode `toml:"token"`
+	TokenTTL       Duration           `toml:"token_ttl"`
+	RequestTimeout Duration           `toml:"request_timeout"`
+	Users          []string           `toml:"users"`
+	MinRSABits     int                `toml:"min_rsa_bits"`
+	PollInterval   Duration           `toml:"poll_interval"`
+	BootTimeout    Duration           `toml:"boot_timeout"`
+	SSHD           SSHD               `toml:"sshd"`
 }
 
 // SSHD is the [sshd] table: how the agent treats password logon.
 type SSHD struct {
-	PasswordAuthentication string `toml:"password_authentication"`
-	KeyboardInteractive    string `toml:"keyboard_interactive"`
-	Config                 string `toml:"config"`
+	PasswordAuthentication sshd.Mode `toml:"password_authentication"`
+	KeyboardInteractive    sshd.Mode `toml:"keyboard_interactive"`
+	Config                 string    `toml:"config"`
 }
 
 // Duration is a time.Duration written as a string such as "2s" or "30s".
@@ -66,34 +73,40 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Default returns the configuration used when no file sets a key.
 func Default() Config {
 	return Config{
-		Endpoint:       "http://100.100.100.200",
-		Token:          "auto",
-		TokenTTL:       Duration{6 * time.Hour},
-		RequestTimeout: Duration{2 * time.Second},
+		Endpoint:       metadata.DefaultEndpoint,
+		Token:          metadata.DefaultTokenMode,
+		TokenTTL:       Duration{metadata.DefaultTokenTTL},
+		RequestTimeout: Duration{metadata.DefaultRequestTimeout},
 		Users:          []string{"root"},
-		MinRSABits:     2048,
+		MinRSABits:     keys.DefaultMinRSABits,
 		PollInterval:   Duration{30 * time.Second},
 		BootTimeout:    Duration{60 * time.Second},
 		SSHD: SSHD{
-			PasswordAuthentication: "disable",
-			KeyboardInteractive:    "disable",
-			Config:                 "/etc/ssh/sshd_config",
+			PasswordAuthentication: sshd.Disable,
+			KeyboardInteractive:    sshd.Disable,
+			Config:                 sshd.DefaultConfig,
 		},
 	}
 }
 
-// Load reads the file at path over the defaults. A missing file is an error
-// only when mustExist is set (the user named it); the default path may be absent.
-func Load(path string, mustExist bool) (Config, error) {
+// Load reads the file at path over the defaults, applies override (the
+// command line's flags; nil for none), then validates the result. A
+// missing file is an error only when mustExist is set (the user named
+// it); the default path may be absent.
+func Load(path string, mustExist bool, override func(*Config)) (Config, error) {
 	cfg := Default()
 	data, err := readBounded(path)
-	if errors.Is(err, fs.ErrNotExist) && !mustExist {
-		return cfg, nil
-	}
-	if err != nil {
+	if err != nil && (!errors.Is(err, fs.ErrNotExist) || mustExist) {
 		return cfg, fmt.Errorf("read config %s: %w", path, err)
 	}
-	if err := Parse(data, &cfg); err != nil {
+	md, err := decode(data, &cfg)
+	if err == nil {
+		if override != nil {
+			override(&cfg)
+		}
+		err = cfg.validate(data, md)
+	}
+	if err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
@@ -117,22 +130,31 @@ func readBounded(path string) ([]byte, error) {
 
 // Parse decodes TOML data over cfg and validates the result.
 func Parse(data []byte, cfg *Config) error {
+	md, err := decode(data, cfg)
+	if err != nil {
+		return err
+	}
+	return cfg.validate(data, md)
+}
+
+// decode reads TOML data over cfg; typed values check themselves here.
+func decode(data []byte, cfg *Config) (toml.MetaData, error) {
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
 	if err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
 			if perr.LastKey != "" && !strings.Contains(perr.Message, perr.LastKey) {
-				return fmt.Errorf("line %d: %s: %s", perr.Position.Line, perr.LastKey, perr.Message)
+				return md, fmt.Errorf("line %d: %s: %s", perr.Position.Line, perr.LastKey, perr.Message)
 			}
-			return fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
+			return md, fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
 		}
-		return err
+		return md, err
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		key := undecoded[0]
-		return fmt.Errorf("line %d: unknown key %q", keyLine(data, key), key.String())
+		return md, fmt.Errorf("line %d: unknown key %q", keyLine(data, key), key.String())
 	}
-	return cfg.validate(data, md)
+	return md, nil
 }
 
 func (c *Config) validate(data []byte, md toml.MetaData) error {
@@ -143,19 +165,8 @@ func (c *Config) validate(data []byte, md toml.MetaData) error {
 		}
 		return fmt.Errorf("%s: %s", key, msg)
 	}
-	if !strings.HasPrefix(c.Endpoint, "http://") && !strings.HasPrefix(c.Endpoint, "https://") {
-		return fail("endpoint", "want an http:// or https:// URL, got %q", c.Endpoint)
-	}
-	switch c.Token {
-	case "auto", "required", "off":
-	default:
-		return fail("token", "want \"auto\", \"required\" or \"off\", got %q", c.Token)
-	}
-	if s := c.TokenTTL.Duration; s < time.Second || s > 6*time.Hour {
-		return fail("token_ttl", "must be between 1s and 6h, got %s", s)
-	}
-	if c.TokenTTL.Duration%time.Second != 0 {
-		return fail("token_ttl", "must be a whole number of seconds, got %s", c.TokenTTL.Duration)
+	if err := metadata.CheckTokenTTL(c.TokenTTL.Duration); err != nil {
+		return fail("token_ttl", "%v", err)
 	}
 	if len(c.Users) == 0 {
 		return fail("users", "must name at least one user")
@@ -167,14 +178,6 @@ func (c *Config) validate(data []byte, md toml.MetaData) error {
 	}
 	if c.MinRSABits < 1024 || c.MinRSABits > 16384 {
 		return fail("min_rsa_bits", "must be between 1024 and 16384, got %d", c.MinRSABits)
-	}
-	for key, v := range map[string]string{
-		"sshd.password_authentication": c.SSHD.PasswordAuthentication,
-		"sshd.keyboard_interactive":    c.SSHD.KeyboardInteractive,
-	} {
-		if v != "disable" && v != "keep" {
-			return fail(key, "want \"disable\" or \"keep\", got %q", v)
-		}
 	}
 	if !strings.HasPrefix(c.SSHD.Config, "/") {
 		return fail("sshd.config", "want an absolute path, got %q", c.SSHD.Config)

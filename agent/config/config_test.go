@@ -46,7 +46,7 @@ config = "/etc/ssh/custom_config"
 		{name: "unknown key in table", input: "[sshd]\n\npasword = \"no\"\n", wantErr: `line 3: unknown key "sshd.pasword"`},
 		{name: "wrong type", input: "users = \"root\"\n", wantErr: "line 1"},
 		{name: "bad duration", input: "\n\nrequest_timeout = \"2 seconds\"\n", wantErr: "line 3: request_timeout: "},
-		{name: "fractional token ttl", input: "token_ttl = \"1500ms\"\n", wantErr: "line 1: token_ttl: must be a whole number of seconds"},
+		{name: "fractional token ttl", input: "token_ttl = \"1500ms\"\n", wantErr: "line 1: token_ttl: want a whole number of seconds"},
 		{name: "integer duration", input: "request_timeout = 2\n", wantErr: "line 1"},
 		{name: "bad token mode", input: "token = \"maybe\"\n", wantErr: `line 1: token: want "auto", "required" or "off", got "maybe"`},
 		{name: "bad user", input: "users = [\"../etc\"]\n", wantErr: `users: "../etc" is not a valid user name`},
@@ -54,7 +54,9 @@ config = "/etc/ssh/custom_config"
 		{name: "ttl too long", input: "token_ttl = \"7h\"\n", wantErr: "token_ttl"},
 		{name: "bad sshd mode", input: "[sshd]\npassword_authentication = \"enable\"\n", wantErr: `line 2: sshd.password_authentication`},
 		{name: "relative sshd config", input: "[sshd]\nconfig = \"sshd_config\"\n", wantErr: "sshd.config"},
-		{name: "endpoint without scheme", input: "endpoint = \"100.100.100.200\"\n", wantErr: "endpoint"},
+		{name: "endpoint without scheme", input: "endpoint = \"100.100.100.200\"\n", wantErr: "line 1: endpoint: want a URL such as http://100.100.100.200"},
+		{name: "endpoint with a path", input: "endpoint = \"http://100.100.100.200/latest\"\n", wantErr: "line 1: endpoint: "},
+		{name: "endpoint port out of range", input: "endpoint = \"http://127.0.0.1:99999\"\n", wantErr: "line 1: endpoint: "},
 		{name: "syntax error", input: "endpoint = \n", wantErr: "line 1"},
 	}
 	for _, tt := range tests {
@@ -80,17 +82,30 @@ config = "/etc/ssh/custom_config"
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.toml")
-	if _, err := Load(missing, false); err != nil {
+	if _, err := Load(missing, false, nil); err != nil {
 		t.Errorf("Load(missing default) = %v, want defaults", err)
 	}
-	if _, err := Load(missing, true); err == nil || !strings.Contains(err.Error(), missing) {
+	if _, err := Load(missing, true, nil); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("Load(missing named) = %v, want an error naming %s", err, missing)
 	}
 	bad := filepath.Join(dir, "bad.toml")
 	if err := os.WriteFile(bad, []byte("colour = 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(bad, false); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "colour") {
+	if _, err := Load(bad, false, nil); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "colour") {
 		t.Errorf("Load(unknown key) = %v, want an error naming the file and key", err)
+	}
+	// Overrides (the command line's) apply before validation: a bad user
+	// given on the command line is refused like one in the file.
+	good := filepath.Join(dir, "good.toml")
+	if err := os.WriteFile(good, []byte("users = [\"root\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(good, true, func(c *Config) { c.Users = []string{"alice"} })
+	if err != nil || len(cfg.Users) != 1 || cfg.Users[0] != "alice" {
+		t.Errorf("Load(override users) = %v, %v, want [alice]", cfg.Users, err)
+	}
+	if _, err := Load(good, true, func(c *Config) { c.Users = []string{"../x"} }); err == nil || !strings.Contains(err.Error(), "users") {
+		t.Errorf("Load(override bad user) = %v, want a users error", err)
 	}
 }

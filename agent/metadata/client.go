@@ -25,7 +25,7 @@ const (
 	idleConnTimeout = 2 * time.Minute // above the default 30 s poll, so polls reuse a connection
 )
 
-// Paths under the endpoint (facts.md §1).
+// Paths under the endpoint (Alibaba Cloud, "Instance metadata").
 const (
 	tokenPath      = "/latest/api/token"
 	instanceIDPath = "/latest/meta-data/instance-id"
@@ -67,7 +67,9 @@ func New(cfg Config) *Client {
 	cfg = cfg.withDefaults()
 	c := &Client{cfg: cfg, putSem: make(chan struct{}, 1)}
 	c.err = cfg.Validate()
-	c.base, _ = cfg.base()
+	if ep, err := ParseEndpoint(cfg.Endpoint); err == nil {
+		c.base = string(ep)
+	}
 	dialer := &net.Dialer{Timeout: cfg.RequestTimeout}
 	c.http = &http.Client{
 		Transport: &http.Transport{

@@ -3,6 +3,7 @@ package metadata
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -19,24 +20,95 @@ const (
 	TokenOff TokenMode = "off"
 )
 
-// Defaults for the zero fields of Config.
+// UnmarshalText accepts "auto", "required" or "off".
+func (m *TokenMode) UnmarshalText(text []byte) error {
+	switch v := TokenMode(text); v {
+	case TokenAuto, TokenRequired, TokenOff:
+		*m = v
+		return nil
+	}
+	return fmt.Errorf("want \"auto\", \"required\" or \"off\", got %q", text)
+}
+
+// MarshalText returns the mode's name.
+func (m TokenMode) MarshalText() ([]byte, error) { return []byte(m), nil }
+
+// Endpoint is the metadata service's base URL, "scheme://host[:port]".
+// Its only constructor is ParseEndpoint (or UnmarshalText), so a value in
+// hand has been checked.
+type Endpoint string
+
+// UnmarshalText parses text with ParseEndpoint.
+func (e *Endpoint) UnmarshalText(text []byte) error {
+	v, err := ParseEndpoint(string(text))
+	if err != nil {
+		return err
+	}
+	*e = v
+	return nil
+}
+
+// MarshalText returns the URL.
+func (e Endpoint) MarshalText() ([]byte, error) { return []byte(e), nil }
+
+// String returns the URL.
+func (e Endpoint) String() string { return string(e) }
+
+// ParseEndpoint checks s as the metadata service's base URL and returns it as
+// "scheme://host[:port]", refusing anything that could make a joined path
+// mean something else: userinfo, a path, a query or a fragment.
+func ParseEndpoint(s string) (Endpoint, error) {
+	const want = "want a URL such as http://100.100.100.200"
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("%s, got %q: %w", want, s, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("%s, got %q: the scheme must be http or https", want, s)
+	case u.Hostname() == "":
+		return "", fmt.Errorf("%s, got %q: no host", want, s)
+	case u.User != nil, u.RawQuery != "", u.Fragment != "", u.Opaque != "", u.Path != "" && u.Path != "/":
+		return "", fmt.Errorf("%s, got %q: only the scheme, host and port are allowed", want, s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%s, got %q: port %s is not in 1..65535", want, s, p)
+		}
+	}
+	return Endpoint(u.Scheme + "://" + u.Host), nil
+}
+
+// Defaults for the zero fields of Config, and the agent's configuration
+// defaults.
 const (
-	DefaultEndpoint       = "http://100.100.100.200"
-	DefaultTokenTTL       = 6 * time.Hour
-	DefaultRequestTimeout = 2 * time.Second
+	DefaultEndpoint       Endpoint = "http://100.100.100.200"
+	DefaultTokenMode               = TokenAuto
+	DefaultTokenTTL                = 6 * time.Hour
+	DefaultRequestTimeout          = 2 * time.Second
 )
 
-// The service accepts token TTLs of 1..21600 seconds (facts.md §1).
+// The service accepts token TTLs of 1..21600 seconds (Alibaba Cloud,
+// "Instance metadata": X-aliyun-ecs-metadata-token-ttl-seconds).
 const (
 	minTokenTTL = time.Second
 	maxTokenTTL = 21600 * time.Second
 )
 
+// CheckTokenTTL reports whether d is a TTL the service accepts: a whole
+// number of seconds from 1 s to 6 h.
+func CheckTokenTTL(d time.Duration) error {
+	if d < minTokenTTL || d > maxTokenTTL || d%time.Second != 0 {
+		return fmt.Errorf("want a whole number of seconds from %s to %s, got %s", minTokenTTL, maxTokenTTL, d)
+	}
+	return nil
+}
+
 // Config configures a Client. The zero value is ready for use on an instance.
 type Config struct {
 	Endpoint       string           // base URL, default DefaultEndpoint
-	Token          TokenMode        // default TokenAuto
-	TokenTTL       time.Duration    // default DefaultTokenTTL; whole seconds in 1s..6h
+	Token          TokenMode        // default DefaultTokenMode
+	TokenTTL       time.Duration    // default DefaultTokenTTL; see CheckTokenTTL
 	RequestTimeout time.Duration    // per request, body included; default DefaultRequestTimeout
 	Now            func() time.Time // clock for token expiry; nil means time.Now
 }
@@ -44,10 +116,10 @@ type Config struct {
 // withDefaults returns cfg with its zero fields filled in.
 func (cfg Config) withDefaults() Config {
 	if cfg.Endpoint == "" {
-		cfg.Endpoint = DefaultEndpoint
+		cfg.Endpoint = string(DefaultEndpoint)
 	}
 	if cfg.Token == "" {
-		cfg.Token = TokenAuto
+		cfg.Token = DefaultTokenMode
 	}
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = DefaultTokenTTL
@@ -65,39 +137,18 @@ func (cfg Config) withDefaults() Config {
 // refuse, so a caller can fail at start-up rather than at the first Fetch.
 func (cfg Config) Validate() error {
 	cfg = cfg.withDefaults()
-	if _, err := cfg.base(); err != nil {
-		return err
+	if _, err := ParseEndpoint(cfg.Endpoint); err != nil {
+		return fmt.Errorf("check metadata endpoint: %w", err)
 	}
-	switch cfg.Token {
-	case TokenAuto, TokenRequired, TokenOff:
-	default:
-		return fmt.Errorf("check metadata token mode: %q is not auto, required or off", cfg.Token)
+	var m TokenMode
+	if err := m.UnmarshalText([]byte(cfg.Token)); err != nil {
+		return fmt.Errorf("check metadata token mode: %w", err)
 	}
-	if cfg.TokenTTL < minTokenTTL || cfg.TokenTTL > maxTokenTTL || cfg.TokenTTL%time.Second != 0 {
-		return fmt.Errorf("check metadata token ttl: %s is not a whole number of seconds in %s..%s", cfg.TokenTTL, minTokenTTL, maxTokenTTL)
+	if err := CheckTokenTTL(cfg.TokenTTL); err != nil {
+		return fmt.Errorf("check metadata token ttl: %w", err)
 	}
 	if cfg.RequestTimeout < 0 {
 		return fmt.Errorf("check metadata request timeout: %s is negative", cfg.RequestTimeout)
 	}
 	return nil
-}
-
-// base parses the endpoint and returns it as "scheme://host", refusing
-// anything that could make a joined path mean something else.
-func (cfg Config) base() (string, error) {
-	u, err := url.Parse(cfg.Endpoint)
-	if err != nil {
-		return "", fmt.Errorf("check metadata endpoint: %w", err)
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("check metadata endpoint %q: scheme must be http or https", cfg.Endpoint)
-	case u.Host == "":
-		return "", fmt.Errorf("check metadata endpoint %q: no host", cfg.Endpoint)
-	case u.User != nil, u.RawQuery != "", u.Fragment != "", u.Opaque != "":
-		return "", fmt.Errorf("check metadata endpoint %q: only scheme and host are allowed", cfg.Endpoint)
-	case u.Path != "" && u.Path != "/":
-		return "", fmt.Errorf("check metadata endpoint %q: only scheme and host are allowed", cfg.Endpoint)
-	}
-	return u.Scheme + "://" + u.Host, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 	"github.com/ecs-keyagent/ecs-keyagent/systemd"
 )
@@ -71,7 +72,7 @@ func newFixture(t *testing.T, users ...string) *fixture {
 		f.addUser(u, testUID+i)
 	}
 	f.cfg = config.Default()
-	f.cfg.Endpoint, f.cfg.Users = f.url, users
+	f.cfg.Endpoint, f.cfg.Users = metadata.Endpoint(f.url), users
 	f.cfg.PollInterval.Duration = time.Hour // only what a test triggers
 	f.cfg.BootTimeout.Duration = time.Hour
 	f.listenNotify()

@@ -21,6 +21,19 @@ const (
 	Keep    Mode = "keep"    // remove what the agent wrote; never turns anything on
 )
 
+// UnmarshalText accepts "disable" or "keep".
+func (m *Mode) UnmarshalText(text []byte) error {
+	switch v := Mode(text); v {
+	case Disable, Keep:
+		*m = v
+		return nil
+	}
+	return fmt.Errorf("want %q or %q, got %q", Disable, Keep, text)
+}
+
+// MarshalText returns the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m), nil }
+
 // DefaultConfig is where sshd reads its main configuration file.
 const DefaultConfig = "/etc/ssh/sshd_config"
 
@@ -85,8 +98,8 @@ func (o Options) normalize() (Options, error) {
 		if *m == "" {
 			*m = Disable
 		}
-		if *m != Disable && *m != Keep {
-			return o, fmt.Errorf("use mode %q: want %q or %q", *m, Disable, Keep)
+		if err := m.UnmarshalText([]byte(*m)); err != nil {
+			return o, fmt.Errorf("use mode: %w", err)
 		}
 	}
 	for _, u := range o.Users {

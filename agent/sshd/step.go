@@ -47,9 +47,9 @@ type Target struct {
 
 // Request is one sshd step.
 type Request struct {
-	Options           // Users are filled in from Targets
-	Targets   []Target
-	DryRun    bool // inspect and report, write nothing
+	Options    // Users are filled in from Targets
+	Targets    []Target
+	DryRun     bool // inspect and report, write nothing
 	KeysFailed bool // the keys step failed: passwords stay as they are
 	// ReloadPending: the last step wrote but could not reload sshd; reload
 	// this time even if nothing is written.

@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/systemd"
 )
 
@@ -106,49 +104,6 @@ func dispatch(ctx context.Context, env *cliEnv, args []string) error {
 	return usageError{fmt.Errorf("unknown command %q; see 'ecs-keyagent -h'", name)}
 }
 
-func (env *cliEnv) usage() {
-	fmt.Fprintf(env.stderr, "Usage: ecs-keyagent [--log-level LEVEL] COMMAND [flags]\n\nCommands:\n")
-	for _, c := range commands {
-		fmt.Fprintf(env.stderr, "  %-8s %s\n", c.name, c.short)
-	}
-	fmt.Fprintf(env.stderr, "\nRun 'ecs-keyagent COMMAND -h' for a command's flags.\n")
-}
-
-// newFlagSet makes a subcommand's flag set with the shared conventions.
-func (env *cliEnv) newFlagSet(c *command) *flag.FlagSet {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	fs.StringVar(&env.logLevel, "log-level", env.logLevel, "log level: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "Usage: ecs-keyagent %s %s\n\n%s\n\nFlags:\n", c.name, c.usage, c.short)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses a subcommand's flags; it accepts no positional arguments.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
-	}
-	return nil
-}
-
-// errorf prints err, and a hint when one applies, through the one place
-// every message a person reads goes through.
-func (env *cliEnv) errorf(err error) {
-	fmt.Fprintf(env.stderr, "ecs-keyagent: error: %v\n", err)
-	if h := hint(err); h != "" {
-		fmt.Fprintf(env.stderr, "ecs-keyagent: hint: %s\n", h)
-	}
-}
-
 // logger builds the zap logger: native journal entries when stderr is the
 // journal (JOURNAL_STREAM names it, systemd.exec(5)), else console lines on
 // a terminal and JSON otherwise.
@@ -176,24 +131,6 @@ func (env *cliEnv) logger(defaultLevel string) (*zap.Logger, error) {
 		core = systemd.JournalCore(level, core)
 	}
 	return zap.New(core), nil
-}
-
-// loadConfig reads the configuration under root: the default file may be
-// missing, a named one must exist.
-func loadConfig(root, path string) (config.Config, error) {
-	named := path != ""
-	if !named {
-		path = config.DefaultPath
-	}
-	full := path
-	if root != "" && filepath.IsAbs(path) {
-		full = filepath.Join(root, path)
-	}
-	cfg, err := config.Load(full, named)
-	if err != nil {
-		return cfg, usageError{err}
-	}
-	return cfg, nil
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

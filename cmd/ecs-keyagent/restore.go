@@ -32,7 +32,7 @@ func runRestore(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []strin
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(a.root, a.config)
+	cfg, err := loadConfig(a.root, a.config, nil)
 	if err != nil {
 		return err
 	}
@@ -48,20 +48,7 @@ func runRestore(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []strin
 	defer unlock() //nolint:errcheck // closing the lock's descriptor releases it
 	mainFile := cfg.SSHD.Config
 	rep, err := sshd.Restore(ctx, sshd.Options{Root: a.root, Config: mainFile, Logger: log})
-	switch {
-	case rep.Skipped != "":
-		// No openssh-server: nothing to restore, and never a reason to fail
-		// a package removal.
-		fmt.Fprintf(env.stdout, "sshd: nothing to restore: %s\n", rep.Skipped)
-	case len(rep.Changed) == 0 && err == nil:
-		fmt.Fprintf(env.stdout, "sshd: nothing to restore in %s\n", mainFile)
-	}
-	for _, f := range rep.Changed {
-		fmt.Fprintf(env.stdout, "sshd: restored %s\n", f)
-	}
-	if rep.Reload != "" && len(rep.Changed) > 0 {
-		fmt.Fprintf(env.stdout, "sshd: %s\n", rep.Reload)
-	}
+	printRestore(env.stdout, rep, err, mainFile)
 	if err != nil {
 		return fmt.Errorf("restore-sshd: %w", err)
 	}

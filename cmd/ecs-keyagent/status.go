@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	iofs "io/fs"
-	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
 )
@@ -39,16 +37,6 @@ func runStatus(_ context.Context, env *cliEnv, fs *flag.FlagSet, args []string) 
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	last := agent.LastSync(root)
-	if last.Before(r.Time) {
-		last = r.Time
-	}
-	fmt.Fprintf(env.stdout, "last sync: %s (%s ago), outcome %s; this result since %s\n",
-		last.Local().Format(time.RFC3339), time.Since(last).Round(time.Second), r.Outcome,
-		r.Time.Local().Format(time.RFC3339))
-	if r.Error != "" {
-		fmt.Fprintf(env.stdout, "error: %s\n", r.Error)
-	}
-	printSummary(env.stdout, r)
+	printStatus(env.stdout, r, agent.LastSync(root))
 	return nil
 }

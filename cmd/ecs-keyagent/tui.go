@@ -1,0 +1,173 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
+	"github.com/ecs-keyagent/ecs-keyagent/keys"
+)
+
+// usage prints the top-level help.
+func (env *cliEnv) usage() {
+	fmt.Fprintf(env.stderr, "Usage: ecs-keyagent [--log-level LEVEL] COMMAND [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(env.stderr, "  %-8s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(env.stderr, "\nRun 'ecs-keyagent COMMAND -h' for a command's flags.\n")
+}
+
+// errorf prints err, and a hint when one applies, through the one place
+// every message a person reads goes through.
+func (env *cliEnv) errorf(err error) {
+	fmt.Fprintf(env.stderr, "ecs-keyagent: error: %v\n", err)
+	if h := hint(err); h != "" {
+		fmt.Fprintf(env.stderr, "ecs-keyagent: hint: %s\n", h)
+	}
+}
+
+// hint says what to do about err, or "" when there is nothing useful to say.
+func hint(err error) string {
+	var ue usageError
+	var netErr *net.OpError
+	switch {
+	case errors.As(err, &ue):
+		return "see 'ecs-keyagent -h' and the configuration reference in the README"
+	case errors.Is(err, securefs.ErrUnsafe):
+		return "the agent never follows symbolic links or writes files others control: fix the owner and mode (chown USER, chmod go-w) or remove the link, then run sync again"
+	case errors.Is(err, keys.ErrDamagedBlock):
+		return "repair or delete the '# BEGIN/# END ecs-keyagent' marker lines in that file, then run sync again"
+	case errors.As(err, &netErr):
+		return "is this an ECS instance with the metadata service reachable? set endpoint in the configuration or --endpoint"
+	case errors.Is(err, metadata.ErrNoKeyBound):
+		return ""
+	}
+	return ""
+}
+
+// printSummary writes the short human summary of a sync.
+func printSummary(w io.Writer, r *agent.Report) {
+	id := r.InstanceID
+	if id == "" {
+		id = "unknown"
+	}
+	fmt.Fprintf(w, "instance %s (metadata %s)\n", id, r.Endpoint)
+	if r.NoKeyBound {
+		fmt.Fprintf(w, "no key pair bound\n")
+	}
+	for _, k := range r.Keys {
+		if k.Installed {
+			fmt.Fprintf(w, "key %s: %s %s\n", k.ID, k.Type, k.Fingerprint)
+			continue
+		}
+		fp := k.Fingerprint
+		if fp == "" {
+			fp = "no fingerprint"
+		}
+		fmt.Fprintf(w, "key %s: rejected (%s): %s\n", k.ID, fp, k.Reason)
+	}
+	for _, u := range r.Users {
+		fmt.Fprintf(w, "%s: %s\n", u.User, userLine(u, r.DryRun))
+		if u.Diff != "" {
+			fmt.Fprint(w, u.Diff)
+		}
+	}
+	printSSHD(w, r.SSHD)
+}
+
+func userLine(u agent.UserReport, dryRun bool) string {
+	path := u.Path
+	if path == "" {
+		path = "authorized_keys"
+	}
+	if u.Error != "" {
+		return fmt.Sprintf("%s: failed: %s", path, u.Error)
+	}
+	var parts []string
+	for _, fp := range u.Added {
+		parts = append(parts, "added "+fp)
+	}
+	for _, fp := range u.Removed {
+		parts = append(parts, "removed "+fp)
+	}
+	for _, fp := range u.Kept {
+		parts = append(parts, "unchanged "+fp)
+	}
+	state := "unchanged"
+	if u.Changed && dryRun {
+		state = "would change"
+	} else if u.Changed {
+		state = "updated"
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%s: %s, no managed keys", path, state)
+	}
+	return fmt.Sprintf("%s: %s: %s", path, state, strings.Join(parts, ", "))
+}
+
+// printSSHD writes the sshd part of the summary, when the sync had one.
+func printSSHD(w io.Writer, s *sshd.Report) {
+	if s == nil {
+		return
+	}
+	if s.Skipped != "" {
+		fmt.Fprintf(w, "sshd: left alone: %s\n", s.Skipped)
+	}
+	for _, u := range s.Users {
+		fmt.Fprintf(w, "sshd: %s: passwordauthentication %s, kbdinteractiveauthentication %s\n",
+			u.User, u.PasswordAuthentication, u.KbdInteractiveAuthentication)
+	}
+	for _, f := range s.Changed {
+		fmt.Fprintf(w, "sshd: changed %s\n", f)
+	}
+	if s.Reload != "" {
+		fmt.Fprintf(w, "sshd: %s\n", s.Reload)
+	}
+	if s.CheckedBy != "" {
+		fmt.Fprintf(w, "sshd: checked by %s\n", s.CheckedBy)
+	}
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "sshd: warning: %s\n", warn)
+	}
+}
+
+// printRestore writes what restore-sshd did.
+func printRestore(w io.Writer, rep *sshd.Report, err error, mainFile string) {
+	switch {
+	case rep.Skipped != "":
+		// No openssh-server: nothing to restore, and never a reason to fail
+		// a package removal.
+		fmt.Fprintf(w, "sshd: nothing to restore: %s\n", rep.Skipped)
+	case len(rep.Changed) == 0 && err == nil:
+		fmt.Fprintf(w, "sshd: nothing to restore in %s\n", mainFile)
+	}
+	for _, f := range rep.Changed {
+		fmt.Fprintf(w, "sshd: restored %s\n", f)
+	}
+	if rep.Reload != "" && len(rep.Changed) > 0 {
+		fmt.Fprintf(w, "sshd: %s\n", rep.Reload)
+	}
+}
+
+// printStatus writes the last sync's result; last is when the last sync
+// ran, which may be later than the result it left (an unchanged result is
+// not rewritten).
+func printStatus(w io.Writer, r *agent.Report, last time.Time) {
+	if last.Before(r.Time) {
+		last = r.Time
+	}
+	fmt.Fprintf(w, "last sync: %s (%s ago), outcome %s; this result since %s\n",
+		last.Local().Format(time.RFC3339), time.Since(last).Round(time.Second), r.Outcome,
+		r.Time.Local().Format(time.RFC3339))
+	if r.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", r.Error)
+	}
+	printSummary(w, r)
+}
