@@ -41,7 +41,7 @@ fuzz:
 	  done; \
 	done
 
-# Packages (packaging/, issue #5): ecs-keyagent for each of PKG_ARCHES into
+# Packages (packaging/): ecs-keyagent for each of PKG_ARCHES into
 # dist/, with nfpm as a pinned tool (no host packaging tools). The binary is
 # stamped with VERSION (git describe); the package version is its mapping
 # by packaging/version.sh, which dpkg and rpm both order correctly.
@@ -78,7 +78,7 @@ e2e: build deb rpm
 	E2E_DIST=$(CURDIR)/$(DIST) E2E_BIN=$(CURDIR)/$(BIN) E2E_PKG_VERSION='$(PKG_VERSION)' \
 	  $(GO) test -tags e2e -count=1 -v -timeout 20m ./packaging/e2e/
 
-# The adversarial scenarios of agent/reliability (issue 6) at full counts,
+# The adversarial scenarios of agent/reliability at full counts,
 # the 10-minute long run included, then docs/reliability.md from their
 # figures, written even when a scenario fails. Needs root (mounts, test
 # users' files) and sshd; `make test` runs the same tests with small counts.
@@ -100,7 +100,7 @@ soak:
 clean:
 	rm -rf $(BIN) dist
 
-# Benchmarks (issue #7) into docs/benchmarks.md: the Go benchmarks of
+# Benchmarks into docs/benchmarks.md: the Go benchmarks of
 # package keys through benchstat, then cmd/ecs-keyagent-bench, which runs the
 # built binaries against the metadata emulator on scratch trees. About 16
 # minutes, 10 of them the idle window at the default poll interval

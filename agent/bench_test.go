@@ -20,8 +20,8 @@ import (
 // BenchmarkEngineSync is one poll of the daemon that finds everything in
 // place, in process: the engine against the emulator on loopback and a
 // scratch root owned by the invoking user, sshd laid out like an Ubuntu
-// cloud image. It is where the idle service's CPU time goes (issue 7);
-// profile it with -cpuprofile.
+// cloud image. It is where the idle service's CPU time goes; profile it with
+// -cpuprofile.
 func BenchmarkEngineSync(b *testing.B) {
 	root := b.TempDir()
 	files := map[string]string{

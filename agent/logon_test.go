@@ -23,7 +23,7 @@ import (
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 )
 
-// TestRealLogon is the end-to-end proof of issue #3: a real OpenSSH sshd on a
+// TestRealLogon is the end-to-end proof of the sshd step: a real OpenSSH sshd on a
 // loopback port, a real user, the metadata emulator, and a real ssh client.
 // It needs root (useradd, sshd) and the openssh-server and openssh-client
 // packages; under CI=true their absence is a failure.

@@ -24,7 +24,7 @@ const maxStateSize = 1 << 20
 //
 // The state file on disk is rewritten only when the result differs in more
 // than its time, so an idle daemon polling every 30 s writes nothing to disk
-// (issue #4); the time of every sync goes to a file under /run (tmpfs).
+// and the disk can sleep; the time of every sync goes to a file under /run (tmpfs).
 func (e *Engine) saveState(r *Report) {
 	if e.opts.DryRun {
 		return
@@ -81,7 +81,7 @@ func writeLastSync(root string, t time.Time) error {
 	}
 	defer dir.Close()
 	// The time is the file's mtime: an idle daemon records every poll, and
-	// a touch is one system call where a rewrite costs an fsync (issue #7).
+	// a touch is one system call where a rewrite costs an fsync.
 	name := filepath.Base(LastSyncPath)
 	err = dir.Touch(name, t)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -51,7 +51,7 @@ func metadataBody(b *testing.B, seed byte) []byte {
 // (agent.Engine.apply): parse the metadata key, merge it into the file,
 // render, then read the old block and the usable keys of the result back.
 // "changed" rotates the bound key, "unchanged" finds it in place. ns/line
-// shows whether the cost grows linearly with the file (issue 7).
+// shows whether the cost grows linearly with the file.
 func BenchmarkFileSync(b *testing.B) {
 	oldBody, newBody := metadataBody(b, 1), metadataBody(b, 2)
 	old, err := ParseKey(oldBody, Policy{})

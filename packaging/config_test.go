@@ -1,7 +1,3 @@
-// Package packaging holds the package definitions (nfpm.yaml), maintainer
-// scripts, the configuration file the packages install, the man page
-// generator (man/) and the container boot test (e2e/). This test keeps the
-// shipped config.toml honest.
 package packaging
 
 import (

@@ -5,5 +5,5 @@
 // binary runs by hand, in tests and in containers without systemd.
 //
 // It wraps github.com/coreos/go-systemd/v22 behind the few calls the agent
-// makes (STYLE.md: "wrap sd_notify behind small interfaces of our own").
+// makes, so the rest of the agent depends on small interfaces of its own.
 package systemd

@@ -146,8 +146,7 @@ func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
 }
 
 // instanceID reads the instance id once per client: it cannot change under
-// a running agent, and an idle daemon saves one request in four per poll
-// (issue #7).
+// a running agent, and an idle daemon saves one request in four per poll.
 func (c *Client) instanceID(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	id := c.id

@@ -1,4 +1,4 @@
-// Package reliability holds the agent's adversarial tests (issue 6): SIGKILL
+// Package reliability holds the agent's adversarial tests: SIGKILL
 // at random points of a sync, full and read-only disks, home directories
 // flipped under the agent by a racing process, hostile metadata answers,
 // lockout, 100 concurrent syncs and a long run of the service. The package
@@ -13,7 +13,7 @@
 // working after faults.
 //
 // `go test` (and so `make test` and CI) runs every scenario with small
-// counts. ECS_KEYAGENT_RELIABILITY=full runs them at the issue's minimums;
+// counts. ECS_KEYAGENT_RELIABILITY=full runs them at full counts;
 // ECS_KEYAGENT_SOAK sets the long run's duration. When
 // ECS_KEYAGENT_RELIABILITY_RESULTS names a file, each scenario appends one
 // JSON line of figures to it, and TestRenderReport with

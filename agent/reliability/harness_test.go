@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// full reports whether the scenarios run at the minimums.
+// full reports whether the scenarios run at full counts.
 func full() bool { return os.Getenv("ECS_KEYAGENT_RELIABILITY") == "full" }
 
 // scale picks the full count or the small one CI runs.

@@ -34,7 +34,8 @@ type tree struct {
 	root string
 }
 
-// Layouts of sshd's configuration (facts.md §3).
+// Layouts of sshd's configuration: a Debian 12 style Include of
+// sshd_config.d first, and a main file without Include (CentOS 7 style).
 const (
 	// layoutDropIn: Debian 12 / Ubuntu; the agent writes 00-ecs-keyagent.conf.
 	layoutDropIn = "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\nX11Forwarding yes\n"

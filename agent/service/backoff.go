@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Retry delays while syncs fail (issue 4): start small so a boot where
+// Retry delays while syncs fail: start small so a boot where
 // metadata answers a moment late loses little time, cap it so a dead
 // metadata server costs one request batch every half minute at most.
 const (
@@ -37,7 +37,8 @@ func (b *backoff) next(limit time.Duration) time.Duration {
 func (b *backoff) reset() { b.failures = 0 }
 
 // jitter returns d ±10 %, so a fleet started together does not poll the
-// metadata service in step (facts.md §1: it is rate limited).
+// metadata service in step: the service has access frequency limits
+// (Alibaba Cloud, "Instance metadata").
 func jitter(d time.Duration) time.Duration {
 	spread := d / 10
 	if spread <= 0 {

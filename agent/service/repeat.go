@@ -15,7 +15,7 @@ const maxRepeats = 64
 
 // repeatCore passes warnings and errors through the first time and swallows
 // identical ones after that, so a metadata server down for a day costs a few
-// log lines, not one per retry (issue 4). It writes a summary when the count
+// log lines, not one per retry. It writes a summary when the count
 // reaches 10, 100, 1000…, and one "resolved" line when the daemon ends a
 // sync cycle in which the warning did not come back. Lower levels pass
 // through untouched: those are one line per change already.

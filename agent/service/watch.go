@@ -49,7 +49,7 @@ func (d *driftWatcher) set(files []string) error {
 func (d *driftWatcher) refresh() error {
 	// Only the missing ones: fsnotify drops a watch whose directory went
 	// away, and re-adding the others every poll cost 7 % of an idle poll's
-	// CPU (issue #7).
+	// CPU.
 	have := map[string]bool{}
 	for _, p := range d.w.WatchList() {
 		have[p] = true

@@ -17,7 +17,7 @@ import (
 const sshdBin = "/usr/sbin/sshd"
 
 // requireSSHD skips without an sshd binary, except in CI, where the sshd
-// tests must run (STYLE.md). sshd -t/-T/-D also need their privilege
+// tests must run. sshd -t/-T/-D also need their privilege
 // separation directory, which systemd would create.
 func requireSSHD(t *testing.T) {
 	t.Helper()

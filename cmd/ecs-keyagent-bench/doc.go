@@ -1,6 +1,6 @@
 // Command ecs-keyagent-bench measures the built ecs-keyagent as a whole
 // process against the project's metadata emulator on loopback, and writes
-// docs/benchmarks.md (issue 7). `make bench` runs it after the Go
+// docs/benchmarks.md. `make bench` runs it after the Go
 // benchmarks of package keys and passes their benchstat summary in.
 //
 //	ecs-keyagent-bench [--bin DIR] [--out FILE] [--gobench FILE] [--parts LIST]

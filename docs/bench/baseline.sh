@@ -2,7 +2,7 @@
 # baseline.sh METADATA_URL AUTHORIZED_KEYS
 #
 # What people run today without an agent, the baseline of docs/benchmarks.md
-# (issue 7): fetch the key bound to the instance and replace authorized_keys
+# fetch the key bound to the instance and replace authorized_keys
 # with it through a temporary file and mv, so sshd never reads half a file.
 # It keeps no key added by hand, validates nothing and does not fsync;
 # ecs-keyagent does all three, so it has more to do.

@@ -34,8 +34,8 @@ type bootTest struct {
 }
 
 // TestBoot installs the .deb into a Debian 12 tree, boots it, and checks the
-// service the way issue #5 lists it, through a reboot, an upgrade, a remove
-// and a purge.
+// service as an operator would meet it, through a reboot, an upgrade, a
+// remove and a purge.
 func TestBoot(t *testing.T) {
 	prereq(t, "debootstrap", "systemd-nspawn", "nsenter", "chroot", "tar", "ssh", "ssh-keygen")
 	deb := dist(t, "ecs-keyagent_*_"+debArch()+".deb")

@@ -22,7 +22,7 @@ const sigRTMin3 = syscall.Signal(34 + 3)
 // container is one boot of a tree with systemd-nspawn. Without
 // --private-network it shares the host's loopback with the emulator and the
 // ssh client; --register=no --keep-unit because this machine's own init is
-// not systemd (facts.md §5).
+// not systemd (systemd-nspawn(1): --register needs systemd-machined).
 type container struct {
 	t       *testing.T
 	dir     string

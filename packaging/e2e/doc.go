@@ -1,4 +1,4 @@
-// Package e2e is the boot test of the packages (`make e2e`, issue #5): it
+// Package e2e is the boot test of the packages (`make e2e`): it
 // builds a minimal Debian 12 tree with debootstrap (cached between runs),
 // installs the .deb, boots the tree with systemd-nspawn next to the metadata
 // emulator on the host's loopback, and checks from the host what a user of

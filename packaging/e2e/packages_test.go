@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// maxExposure is the ceiling issue #5 sets for the unit's
+// maxExposure is the ceiling we hold the unit's
 // systemd-analyze security score; the README records the current score.
 const maxExposure = 3.0
 

@@ -7,7 +7,7 @@
 // httptest; `make demo` and the container boot test run it as the
 // ecs-metadata-emulator program and steer it over HTTP.
 //
-// # Behaviour, as on ECS (facts.md §1)
+// # Behaviour, as on ECS (Alibaba Cloud, "Instance metadata")
 //
 // A bound key is listed twice, as its index and as its key-pair id
 // ("0/\nskp-x/\n"), both serving the same body, so clients must
