@@ -1,6 +1,14 @@
-// Package sshd turns password logon off in the OpenSSH server once the key
-// bound to the instance is installed, and back to what it was when asked to
-// keep it.
+// Package sshd owns everything the agent knows about the OpenSSH server: it
+// reads sshd's configuration as sshd does, decides when sshd is left alone,
+// turns password logon off once the key bound to the instance is installed,
+// and puts back what it wrote when asked to keep it.
+//
+// Step.Run is the sync's sshd step and Restore is `restore-sshd`; both leave
+// sshd alone when there is no sshd configuration. Step.Run turns password
+// logon off only when every target user has a usable key in a file sshd
+// reads (AuthorizedKeysFile, with its tokens expanded for each user), and
+// remembers its last result (Fingerprint) so that an idle poll does not run
+// sshd -T again. Callers hold the agent's lock.
 //
 // It reads the configuration as sshd does (sshd_config(5)): the first value
 // obtained for a keyword wins, Include globs expand in lexical order with
