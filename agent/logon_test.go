@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 )
 
 // TestRealLogon is the end-to-end proof of the sshd step: a real OpenSSH sshd on a
@@ -49,9 +51,10 @@ func TestRealLogon(t *testing.T) {
 	}
 
 	// No key bound: password logon is left as the administrator set it.
+	pristine := readTree(t, srv.dir)
 	r := sync(t)
-	if r.SSHD == nil || r.SSHD.Skipped == "" || len(r.SSHD.Changed) != 0 {
-		t.Fatalf("with no key bound, sshd step = %+v, want it skipped with a reason", r.SSHD)
+	if r.SSHD == nil || len(r.SSHD.Changed) != 0 {
+		t.Fatalf("with no key bound, sshd step = %+v, want nothing changed", r.SSHD)
 	}
 	if methods := srv.passwordMethods(t, user.name); !strings.Contains(methods, "password") {
 		t.Fatalf("with no key bound, sshd offers %q, want password still offered", methods)
@@ -86,6 +89,79 @@ func TestRealLogon(t *testing.T) {
 	srv.mustLogin(t, user.name, hand)
 	if methods := srv.passwordMethods(t, user.name); methods != "publickey" {
 		t.Fatalf("after rebinding, sshd offers %q, want only publickey", methods)
+	}
+
+	// The platform's contract: resetting the password brings password logon
+	// back beside the key; another key pair turns it off again; a detach
+	// gives it back and leaves sshd's files as they were.
+	user.setPassword(t, "Reset-Passw0rd")
+	r = sync(t)
+	if r.SSHD.Contract == nil || r.SSHD.Contract.State != sshd.ContractRestored || !strings.Contains(r.SSHD.Contract.Why, "password was reset") {
+		t.Fatalf("after a password reset, contract = %v, want restored after the reset", r.SSHD.Contract)
+	}
+	srv.awaitListening(t, 3)
+	if methods := srv.passwordMethods(t, user.name); !strings.Contains(methods, "password") {
+		t.Fatalf("after a password reset, sshd offers %q, want password offered", methods)
+	}
+	srv.mustLogin(t, user.name, k2)
+	if r = sync(t); len(r.SSHD.Changed) != 0 || r.SSHD.Contract.State != sshd.ContractRestored {
+		t.Fatalf("a second sync after the reset changed sshd: %+v", r.SSHD)
+	}
+
+	k3 := newClientKey(t, "k3")
+	emu.SetKeys(emulator.Key{ID: "skp-k3", Body: k3.authorizedLine})
+	r = sync(t)
+	if r.SSHD.Contract == nil || r.SSHD.Contract.State != sshd.ContractOff {
+		t.Fatalf("after binding another key pair, contract = %v, want off", r.SSHD.Contract)
+	}
+	srv.awaitListening(t, 4)
+	srv.mustLogin(t, user.name, k3)
+	if methods := srv.passwordMethods(t, user.name); methods != "publickey" {
+		t.Fatalf("after binding another key pair, sshd offers %q, want only publickey", methods)
+	}
+
+	emu.SetKeys()
+	r = sync(t)
+	if r.SSHD.Contract == nil || r.SSHD.Contract.State != sshd.ContractRestored || !strings.Contains(r.SSHD.Contract.Why, "detached") {
+		t.Fatalf("after a detach, contract = %v, want restored: detached", r.SSHD.Contract)
+	}
+	srv.awaitListening(t, 5)
+	if methods := srv.passwordMethods(t, user.name); !strings.Contains(methods, "password") {
+		t.Fatalf("after a detach, sshd offers %q, want password offered", methods)
+	}
+	if got := readTree(t, srv.dir); !maps.Equal(got, pristine) {
+		t.Errorf("after a detach, sshd's files differ from before the agent: %v, want %v", got, pristine)
+	}
+}
+
+// readTree returns the sshd configuration files under dir by name.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, pat := range []string{"sshd_config", "sshd_config.d/*"} {
+		ms, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			b, err := os.ReadFile(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[strings.TrimPrefix(m, dir)] = string(b)
+		}
+	}
+	return out
+}
+
+// setPassword sets the user's password with chpasswd, as an instance
+// password reset does.
+func (u testUser) setPassword(t *testing.T, pw string) {
+	t.Helper()
+	cmd := exec.Command("chpasswd")
+	cmd.Stdin = strings.NewReader(u.name + ":" + pw + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v: %s", err, out)
 	}
 }
 

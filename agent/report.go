@@ -50,12 +50,17 @@ type UserReport struct {
 	Added   []string `json:"added,omitempty"`   // fingerprints
 	Removed []string `json:"removed,omitempty"` // fingerprints
 	Kept    []string `json:"unchanged,omitempty"`
+	// Adopted are bound keys found outside the block (cloud-init writes the
+	// bound key at first boot) and moved into it.
+	Adopted []string `json:"adopted,omitempty"`
 	Usable  int      `json:"usable_keys"` // keys sshd can use in the file after the sync
 	Diff    string   `json:"diff,omitempty"`
 	Error   string   `json:"error,omitempty"`
 
-	home string // from passwd, for matching sshd's AuthorizedKeysFile
-	uid  int
+	home     string // from passwd, for matching sshd's AuthorizedKeysFile
+	uid      int
+	groups   []string
+	keyTypes []string // of the usable keys in the file after the sync
 }
 
 // Changed reports whether the sync wrote something: a user's file or

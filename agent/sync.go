@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/rogpeppe/go-internal/diff"
@@ -72,6 +73,20 @@ func NewEngine(o Options) *Engine {
 // replaced after a reload would otherwise hold them until they time out.
 func (e *Engine) Close() { e.client.CloseIdleConnections() }
 
+// Users returns the target users: the configured ones, else ECS's logon
+// user, which is ecs-user when the instance was created with it (root is
+// then not used to log on, Alibaba Cloud "Manage the username used to log
+// on to an ECS instance"), else root.
+func (e *Engine) Users() []string {
+	if len(e.opts.Config.Users) > 0 {
+		return e.opts.Config.Users
+	}
+	if _, err := account.Lookup(e.opts.Root, "ecs-user"); err == nil {
+		return []string{"ecs-user"}
+	}
+	return []string{"root"}
+}
+
 // Config returns the configuration the engine runs with.
 func (e *Engine) Config() config.Config { return e.opts.Config }
 
@@ -94,7 +109,7 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 		e.saveState(r)
 		return r
 	}
-	for _, name := range o.Config.Users {
+	for _, name := range e.Users() {
 		ur, err := e.syncUser(name, managed)
 		if err != nil {
 			r.fail(err)
@@ -175,6 +190,9 @@ func (e *Engine) convergeUser(ur *UserReport, managed []keys.Key) error {
 	}
 	ur.Path = filepath.Join(acct.Home, ".ssh", "authorized_keys")
 	ur.home, ur.uid = acct.Home, acct.UID
+	if ur.groups, err = account.Groups(o.Root, acct); err != nil {
+		return err
+	}
 	home, err := securefs.OpenHome(o.Root, acct.Home, acct.UID)
 	if err != nil {
 		return err
@@ -204,7 +222,14 @@ func (e *Engine) convergeUser(ur *UserReport, managed []keys.Key) error {
 
 // apply merges managed into old and writes the result if it differs.
 func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []keys.Key, acct account.Account) error {
-	next, err := keys.Merge(old, managed)
+	next := old
+	if e.opts.Config.AdoptBoundKeys {
+		var err error
+		if next, ur.Adopted, err = keys.Adopt(old, managed); err != nil {
+			return fmt.Errorf("update %s: %w", ur.Path, err)
+		}
+	}
+	next, err := keys.Merge(next, managed)
 	if err != nil {
 		return fmt.Errorf("update %s: %w", ur.Path, err)
 	}
@@ -213,7 +238,7 @@ func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []
 		return fmt.Errorf("update %s: %w", ur.Path, err)
 	}
 	ur.Added, ur.Removed, ur.Kept = keys.Compare(before, managed)
-	ur.Usable = e.usableKeys(ur.User, next)
+	ur.Usable, ur.keyTypes = e.usableKeys(ur.User, next)
 	if string(next) == string(old) {
 		return nil
 	}
@@ -229,29 +254,37 @@ func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []
 		return err
 	}
 	e.opts.Logger.Info("authorized_keys updated", zap.String("user", ur.User), zap.String("path", ur.Path),
-		zap.Strings("added", ur.Added), zap.Strings("removed", ur.Removed))
+		zap.Strings("added", ur.Added), zap.Strings("removed", ur.Removed), zap.Strings("adopted", ur.Adopted))
 	return nil
 }
 
-// usableKeys counts the keys sshd can use in a user's file. Parsing every
-// line costs about 2.4 µs a line; an idle daemon polling a large file that
-// has not changed reuses the count (keyed by the content's hash).
-func (e *Engine) usableKeys(user string, data []byte) int {
+// usableKeys counts the keys sshd can use in a user's file and lists their
+// types. Parsing every line costs about 2.4 µs a line; an idle daemon
+// polling a large file that has not changed reuses the answer (keyed by the
+// content's hash).
+func (e *Engine) usableKeys(user string, data []byte) (int, []string) {
 	sum := sha256.Sum256(data)
 	if m, ok := e.usable[user]; ok && m.sum == sum {
-		return m.n
+		return m.n, m.types
 	}
-	n := len(keys.UsableKeys(data))
+	ks := keys.UsableKeys(data)
+	var types []string
+	for _, k := range ks {
+		if !slices.Contains(types, k.Type) {
+			types = append(types, k.Type)
+		}
+	}
 	if e.usable == nil {
 		e.usable = map[string]usableMemo{}
 	}
-	e.usable[user] = usableMemo{sum: sum, n: n}
-	return n
+	e.usable[user] = usableMemo{sum: sum, n: len(ks), types: types}
+	return len(ks), types
 }
 
 type usableMemo struct {
-	sum [sha256.Size]byte
-	n   int
+	sum   [sha256.Size]byte
+	n     int
+	types []string
 }
 
 // syncSSHD runs the sshd step after the keys step, with what that step
@@ -265,10 +298,29 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 		DryRun:        o.DryRun,
 		KeysFailed:    r.Outcome == OutcomeFailed,
 		ReloadPending: !o.DryRun && e.reloadPending(),
+		KeyBound:      !r.NoKeyBound,
+		Now:           r.Time,
 	}
+	if prev := e.previous(); prev != nil && prev.SSHD != nil {
+		req.Previous = prev.SSHD.Contract
+	}
+	var names []string
 	for _, u := range r.Users {
-		req.Targets = append(req.Targets, sshd.Target{User: u.User, Home: u.home, UID: u.uid, Usable: u.Usable})
+		req.Targets = append(req.Targets, sshd.Target{User: u.User, Home: u.home, UID: u.uid, Groups: u.groups,
+			Usable: u.Usable, KeyTypes: u.keyTypes})
+		names = append(names, u.User)
 	}
+	for _, k := range r.Keys {
+		if k.Installed && !slices.Contains(req.Keys, k.Fingerprint) {
+			req.Keys = append(req.Keys, k.Fingerprint)
+		}
+	}
+	slices.Sort(req.Keys)
+	var err error
+	if req.Passwords, err = account.ReadPasswords(o.Root, names); err != nil {
+		o.Logger.Warn("password resets cannot be seen", zap.Error(err))
+	}
+	req.Others = func() []string { return e.othersWithoutKeys(names) }
 	rep, err := e.sshd.Run(ctx, req)
 	r.SSHD = rep
 	if err != nil {
@@ -281,4 +333,51 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 func (e *Engine) reloadPending() bool {
 	last := e.previous()
 	return last != nil && last.SSHD != nil && last.SSHD.ReloadPending
+}
+
+// othersWithoutKeys names the users other than targets who have a usable
+// password and no usable key in ~/.ssh/authorized_keys: password logon
+// going off for everyone leaves them without a way in.
+func (e *Engine) othersWithoutKeys(targets []string) []string {
+	all, err := account.List(e.opts.Root)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, a := range all {
+		if !slices.Contains(targets, a.Name) {
+			names = append(names, a.Name)
+		}
+	}
+	pw, err := account.ReadPasswords(e.opts.Root, names)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range all {
+		if p, ok := pw[a.Name]; !ok || !p.Usable || slices.Contains(targets, a.Name) {
+			continue
+		}
+		if !e.hasUsableKey(a) {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
+// hasUsableKey reports whether a's ~/.ssh/authorized_keys holds a key sshd
+// can use; a file that cannot be read safely counts as none.
+func (e *Engine) hasUsableKey(a account.Account) bool {
+	home, err := securefs.OpenHome(e.opts.Root, a.Home, a.UID)
+	if err != nil {
+		return false
+	}
+	defer home.Close()
+	dir, err := home.Subdir(".ssh", false, a.UID, a.GID)
+	if err != nil {
+		return false
+	}
+	defer dir.Close()
+	data, _, err := dir.ReadFile("authorized_keys", maxAuthorizedKeys, a.UID)
+	return err == nil && len(keys.UsableKeys(data)) > 0
 }

@@ -14,7 +14,7 @@ import (
 func (e *Engine) WatchPaths() ([]string, error) {
 	var paths []string
 	var errs []error
-	for _, name := range e.opts.Config.Users {
+	for _, name := range e.Users() {
 		acct, err := account.Lookup(e.opts.Root, name)
 		if err != nil {
 			errs = append(errs, err)

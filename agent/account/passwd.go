@@ -1,5 +1,7 @@
-// Package account reads the local account database (passwd) under a
-// filesystem root, for the users whose keys the agent manages.
+// Package account reads the local account databases (passwd, shadow and
+// group) under a filesystem root, for the users whose keys the agent
+// manages. The files are read directly, not through NSS, and of a shadow
+// entry only a digest and whether it holds a usable password leave it.
 package account
 
 import (
@@ -70,4 +72,26 @@ func parsePasswdLine(line string) (Account, error) {
 		return Account{}, fmt.Errorf("parse passwd entry %q: home %q is not a clean absolute path below /", fields[0], home)
 	}
 	return Account{Name: fields[0], UID: uid, GID: gid, Home: home}, nil
+}
+
+// List returns every well-formed entry of <root>/etc/passwd, in file order.
+func List(root string) ([]Account, error) {
+	path := filepath.Join(root, "etc/passwd")
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer f.Close()
+	var out []Account
+	sc := bufio.NewScanner(io.LimitReader(f, maxPasswdSize))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for sc.Scan() {
+		if a, err := parsePasswdLine(sc.Text()); err == nil {
+			out = append(out, a)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("list users: read %s: %w", path, err)
+	}
+	return out, nil
 }

@@ -37,7 +37,8 @@ type Config struct {
 	Token          metadata.TokenMode `toml:"token"`
 	TokenTTL       Duration           `toml:"token_ttl"`
 	RequestTimeout Duration           `toml:"request_timeout"`
-	Users          []string           `toml:"users"`
+	Users          []string           `toml:"users"` // empty: ECS's logon user, see Users
+	AdoptBoundKeys bool               `toml:"adopt_bound_keys"`
 	MinRSABits     int                `toml:"min_rsa_bits"`
 	PollInterval   Duration           `toml:"poll_interval"`
 	BootTimeout    Duration           `toml:"boot_timeout"`
@@ -77,13 +78,13 @@ func Default() Config {
 		Token:          metadata.DefaultTokenMode,
 		TokenTTL:       Duration{metadata.DefaultTokenTTL},
 		RequestTimeout: Duration{metadata.DefaultRequestTimeout},
-		Users:          []string{"root"},
+		AdoptBoundKeys: true,
 		MinRSABits:     keys.DefaultMinRSABits,
 		PollInterval:   Duration{30 * time.Second},
 		BootTimeout:    Duration{60 * time.Second},
 		SSHD: SSHD{
-			PasswordAuthentication: sshd.Disable,
-			KeyboardInteractive:    sshd.Disable,
+			PasswordAuthentication: sshd.Platform,
+			KeyboardInteractive:    sshd.Platform,
 			Config:                 sshd.DefaultConfig,
 		},
 	}
@@ -168,8 +169,8 @@ func (c *Config) validate(data []byte, md toml.MetaData) error {
 	if err := metadata.CheckTokenTTL(c.TokenTTL.Duration); err != nil {
 		return fail("token_ttl", "%v", err)
 	}
-	if len(c.Users) == 0 {
-		return fail("users", "must name at least one user")
+	if len(c.Users) == 0 && c.Users != nil {
+		return fail("users", "must name at least one user, or be left out for ECS's logon user")
 	}
 	for _, u := range c.Users {
 		if !ValidUserName(u) {

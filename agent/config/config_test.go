@@ -17,8 +17,8 @@ func TestParse(t *testing.T) {
 	}{
 		{name: "empty file keeps defaults", input: "", check: func(c Config) bool {
 			return c.Endpoint == "http://100.100.100.200" && c.Token == "auto" &&
-				c.RequestTimeout.Duration == 2*time.Second && len(c.Users) == 1 && c.Users[0] == "root" &&
-				c.MinRSABits == 2048 && c.SSHD.PasswordAuthentication == "disable"
+				c.RequestTimeout.Duration == 2*time.Second && len(c.Users) == 0 && c.AdoptBoundKeys &&
+				c.MinRSABits == 2048 && c.SSHD.PasswordAuthentication == "platform" && c.SSHD.KeyboardInteractive == "platform"
 		}},
 		{name: "every key", input: `
 endpoint = "http://127.0.0.1:8080"
@@ -53,6 +53,9 @@ config = "/etc/ssh/custom_config"
 		{name: "no users", input: "users = []\n", wantErr: "users: must name at least one user"},
 		{name: "ttl too long", input: "token_ttl = \"7h\"\n", wantErr: "token_ttl"},
 		{name: "bad sshd mode", input: "[sshd]\npassword_authentication = \"enable\"\n", wantErr: `line 2: sshd.password_authentication`},
+		{name: "disable mode", input: "adopt_bound_keys = false\n[sshd]\npassword_authentication = \"disable\"\n", check: func(c Config) bool {
+			return c.SSHD.PasswordAuthentication == "disable" && c.SSHD.KeyboardInteractive == "platform" && !c.AdoptBoundKeys
+		}},
 		{name: "relative sshd config", input: "[sshd]\nconfig = \"sshd_config\"\n", wantErr: "sshd.config"},
 		{name: "endpoint without scheme", input: "endpoint = \"100.100.100.200\"\n", wantErr: "line 1: endpoint: want a URL such as http://100.100.100.200"},
 		{name: "endpoint with a path", input: "endpoint = \"http://100.100.100.200/latest\"\n", wantErr: "line 1: endpoint: "},

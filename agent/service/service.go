@@ -112,7 +112,7 @@ func (s *service) run(ctx context.Context) error {
 		s.watch, events, watchErrs = w, w.w.Events, w.w.Errors
 		defer w.close()
 	}
-	s.log.Info("running", zap.Strings("users", s.cfg.Users), zap.Stringer("endpoint", s.cfg.Endpoint),
+	s.log.Info("running", zap.Strings("users", s.eng.Users()), zap.Stringer("endpoint", s.cfg.Endpoint),
 		zap.Duration("poll_interval", s.cfg.PollInterval.Duration), zap.Duration("boot_timeout", s.cfg.BootTimeout.Duration))
 	s.setStatus()
 
@@ -189,7 +189,7 @@ func (s *service) reload(ctx context.Context, next *time.Timer) {
 			s.log.Error("configuration not reloaded; keeping the previous one", zap.Error(err))
 		} else {
 			s.setConfig(cfg)
-			s.log.Info("configuration reloaded", zap.Strings("users", cfg.Users), zap.Stringer("endpoint", cfg.Endpoint),
+			s.log.Info("configuration reloaded", zap.Strings("users", s.eng.Users()), zap.Stringer("endpoint", cfg.Endpoint),
 				zap.Duration("poll_interval", cfg.PollInterval.Duration))
 		}
 	}

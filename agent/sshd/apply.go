@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -21,14 +22,14 @@ const (
 	Keep    Mode = "keep"    // remove what the agent wrote; never turns anything on
 )
 
-// UnmarshalText accepts "disable" or "keep".
+// UnmarshalText accepts "platform", "disable" or "keep".
 func (m *Mode) UnmarshalText(text []byte) error {
 	switch v := Mode(text); v {
-	case Disable, Keep:
+	case Platform, Disable, Keep:
 		*m = v
 		return nil
 	}
-	return fmt.Errorf("want %q or %q, got %q", Disable, Keep, text)
+	return fmt.Errorf("want %q, %q or %q, got %q", Platform, Disable, Keep, text)
 }
 
 // MarshalText returns the mode's name.
@@ -50,7 +51,11 @@ type Options struct {
 	RetryReload    bool     // reload even if nothing changed: an earlier reload failed (ErrReload)
 	Logger         *zap.Logger
 
-	trust string // securefs root; tests set it below the world-writable /tmp
+	trust  string              // securefs root; tests set it below the world-writable /tmp
+	groups map[string][]string // the users' groups, for the parser's Match Group
+	// check, when set, judges the users' views of the written configuration
+	// before sshd is reloaded; an error restores the earlier files.
+	check func(map[string][]view) error
 }
 
 // UserResult is the effective configuration for one user.
@@ -73,6 +78,8 @@ type Result struct {
 	CheckedBy string // CheckedBySSHD or CheckedByParser
 	Users     []UserResult
 	Warnings  []string
+
+	views map[string][]view // per user, per port
 }
 
 // ErrReload is wrapped when the configuration was written and checked but
@@ -98,8 +105,8 @@ func (o Options) normalize() (Options, error) {
 		if *m == "" {
 			*m = Disable
 		}
-		if err := m.UnmarshalText([]byte(*m)); err != nil {
-			return o, fmt.Errorf("use mode: %w", err)
+		if err := m.UnmarshalText([]byte(*m)); err != nil || *m == Platform {
+			return o, fmt.Errorf("use mode %q: want %q or %q (Step.Run resolves %q)", *m, Disable, Keep, Platform)
 		}
 	}
 	for _, u := range o.Users {
@@ -161,42 +168,52 @@ func Inspect(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Method: "none: inspect only", Warnings: matchWarnings(cfg)}
-	_, err = report(ctx, o, cfg, &res)
+	res.views, _, err = report(ctx, o, cfg, &res)
 	return res, err
 }
 
-// report fills CheckedBy and Users and returns sshd's global values (sshd -T
-// without -C), or nil when the parser answered.
-func report(ctx context.Context, o Options, cfg *config, res *Result) (map[string]string, error) {
+// report fills CheckedBy and Users with the effective values for each of
+// o.Users and returns what sshd applies to their connections, one view per
+// port sshd listens on: sshd -T -C with every criterion when sshd can run,
+// else the agent's parser. pidfile is sshd's PidFile.
+func report(ctx context.Context, o Options, cfg *config, res *Result) (views map[string][]view, pidfile string, err error) {
 	r := o.runner()
 	if r == nil {
 		res.CheckedBy = CheckedByParser
 		if len(cfg.problems) > 0 {
-			return nil, fmt.Errorf("check %s: %s", o.Config, strings.Join(cfg.problems, "; "))
+			return nil, "", fmt.Errorf("check %s: %s", o.Config, strings.Join(cfg.problems, "; "))
 		}
-		for _, u := range o.Users {
-			ci := &connInfo{user: u, host: testAddr, addr: testAddr}
-			pw, _ := cfg.effective(kwPassword, ci)
-			kbd, _ := cfg.effective(kwKbd, ci)
-			res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: pw, KbdInteractiveAuthentication: kbd,
-				AuthorizedKeysFiles: cfg.authorizedKeysFiles(ci)})
+	} else {
+		res.CheckedBy = CheckedBySSHD
+	}
+	views = map[string][]view{}
+	users := o.Users
+	if len(users) == 0 {
+		users = []string{"root"} // only for PidFile
+	}
+	for _, u := range users {
+		for _, ci := range cfg.connections(u, o.groups[u]) {
+			v := cfg.view(ci)
+			if r != nil {
+				out, err := r.show(ctx, ci)
+				if err != nil {
+					return nil, "", err
+				}
+				v = withWhere(parseView(out), v)
+			}
+			views[u] = append(views[u], v)
+			if pidfile == "" {
+				pidfile = v.get(kwPidFile)
+			}
 		}
-		return nil, nil
-	}
-	res.CheckedBy = CheckedBySSHD
-	global, err := r.effective(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range o.Users {
-		v, err := r.effective(ctx, u)
-		if err != nil {
-			return nil, err
+		if !slices.Contains(o.Users, u) {
+			continue
 		}
-		res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: v[kwPassword], KbdInteractiveAuthentication: v[kwKbd],
-			AuthorizedKeysFiles: strings.Fields(v[kwAuthorizedKeysFile])})
+		v := views[u][0]
+		res.Users = append(res.Users, UserResult{User: u, PasswordAuthentication: v.get(kwPassword),
+			KbdInteractiveAuthentication: v.get(kwKbd), AuthorizedKeysFiles: strings.Fields(v.get(kwAuthorizedKeysFile))})
 	}
-	return global, nil
+	return views, pidfile, nil
 }
 
 // changes compares the plan with the disk and returns the files to write,

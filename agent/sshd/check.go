@@ -1,7 +1,6 @@
 package sshd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -91,28 +90,28 @@ func (r sshdRunner) test(ctx context.Context) error {
 	return nil
 }
 
-// effective is sshd -T, for user when user is not empty.
-func (r sshdRunner) effective(ctx context.Context, user string) (map[string]string, error) {
-	args := []string{"-T"}
-	if user != "" {
-		args = append(args, "-C", "user="+user+",host="+testAddr+",addr="+testAddr)
-	}
-	out, err := r.run(ctx, args...)
+// show is sshd -T -C for the connection ci: the effective configuration
+// sshd would apply to it.
+func (r sshdRunner) show(ctx context.Context, ci *connInfo) ([]byte, error) {
+	out, err := r.run(ctx, "-T", "-C", ci.spec())
 	if err != nil {
-		return nil, fmt.Errorf("show sshd config for %q: %w", user, err)
+		return nil, fmt.Errorf("show sshd config for %q: %w", ci.user, err)
 	}
-	vals := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), " ")
-		if _, seen := vals[k]; !seen {
-			vals[k] = v
+	if !bytes.Contains(out, []byte("\n"+kwPassword+" ")) || !bytes.Contains(out, []byte("\n"+kwKbd+" ")) {
+		return nil, fmt.Errorf("show sshd config for %q: no %s or %s in sshd -T output", ci.user, kwPassword, kwKbd)
+	}
+	return out, nil
+}
+
+// withWhere gives sshd's view the lines the parser found for each value.
+// A value the two disagree on gets no line: the parser's would mislead.
+func withWhere(sshd, parsed view) view {
+	for k, w := range parsed.where {
+		if sshd.get(k) == parsed.get(k) {
+			sshd.where[k] = w
 		}
 	}
-	if vals[kwPassword] == "" || vals[kwKbd] == "" {
-		return nil, fmt.Errorf("show sshd config for %q: no %s or %s in sshd -T output", user, kwPassword, kwKbd)
-	}
-	return vals, nil
+	return sshd
 }
 
 // limitedBuffer keeps the first maxOutput bytes and drops the rest.

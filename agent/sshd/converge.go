@@ -51,13 +51,28 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 		res.Changed = append(res.Changed, f.path)
 		o.Logger.Info("updated sshd configuration", zap.String("file", f.path), zap.String("method", p.how))
 	}
-	global, err := report(ctx, o, p.cfg, &res)
+	views, pidfile, err := report(ctx, o, p.cfg, &res)
 	if err != nil {
 		return res, err
 	}
-	for _, k := range o.keys() {
-		if v, ok := global[k]; ok && v != "no" {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("sshd -T reports %s %s globally: sshd reads the configuration differently from the agent", k, v))
+	res.views = views
+	for _, u := range o.Users {
+		for i, v := range views[u] {
+			for _, k := range o.keys() {
+				if want := p.cfg.view(p.cfg.connections(u, o.groups[u])[i]).get(k); v.get(k) != want {
+					res.Warnings = append(res.Warnings, fmt.Sprintf("sshd -T reports %s %s for %s where the agent reads %s: sshd reads the configuration differently from the agent",
+						k, v.get(k), u, want))
+				}
+			}
+		}
+	}
+	if o.check != nil && len(after) > 0 {
+		if err := o.check(views); err != nil {
+			if rerr := restore(st, before); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			res.Changed = nil
+			return res, err
 		}
 	}
 	if len(after) == 0 && !o.RetryReload {
@@ -69,7 +84,7 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 	}
 	rl := o.Reloader
 	if rl == nil {
-		rl = SystemReloader{PidFile: global["pidfile"]}
+		rl = SystemReloader{PidFile: pidfile}
 	}
 	res.Reloaded, res.Reload, err = rl.Reload(ctx)
 	if err != nil {

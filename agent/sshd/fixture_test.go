@@ -168,9 +168,13 @@ func sameFiles(t *testing.T, what string, got, want map[string]fileInfo) {
 func (f *fixture) sshdT(user string) map[string]string {
 	f.t.Helper()
 	r := sshdRunner{bin: sshdBin, config: f.path("etc/ssh/sshd_config"), log: zaptest.NewLogger(f.t)}
-	v, err := r.effective(context.Background(), user)
+	out, err := r.show(context.Background(), &connInfo{user: user, host: testAddr, addr: testAddr, laddr: testLAddr, lport: 22})
 	if err != nil {
 		f.t.Fatalf("sshd -T for %s: %v", user, err)
+	}
+	v := map[string]string{}
+	for k, vals := range parseView(out).vals {
+		v[k] = vals[0]
 	}
 	return v
 }

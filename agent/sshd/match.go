@@ -1,20 +1,25 @@
 package sshd
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
 // connInfo is the connection a Match block is tested against, like the
-// argument of sshd -T -C.
+// argument of sshd -T -C, with the user's groups for Match Group.
 type connInfo struct {
 	user, host, addr string
+	laddr            string
+	lport            int
+	groups           []string
 }
 
 // matches reports whether every criterion of m holds for ci, as
-// match_cfg_line does under sshd -T. Criteria the agent cannot test without
-// the system's databases or a real socket (Group, LocalAddress, LocalPort,
-// RDomain) do not match, as sshd -T treats criteria missing from -C.
+// match_cfg_line does under sshd -T. The connection has no routing domain
+// (the Linux default without VRF), so RDomain never matches, as sshd -T
+// treats an rdomain missing from -C.
 func (ci *connInfo) matches(m *matchBlock) bool {
 	if m.all() {
 		return true
@@ -33,6 +38,14 @@ func (ci *connInfo) matches(m *matchBlock) bool {
 			ok = matchPatternList(strings.ToLower(ci.host), list, true) == 1
 		case "address":
 			ok = addrMatchList(ci.addr, list) == 1
+		case "localaddress":
+			ok = addrMatchList(ci.laddr, list) == 1
+		case "localport":
+			ok = list == strconv.Itoa(ci.lport)
+		case "group":
+			for _, g := range ci.groups {
+				ok = ok || matchPatternList(g, list, false) == 1
+			}
 		}
 		if !ok {
 			return false
@@ -127,4 +140,34 @@ func parseCIDR(s string) (netip.Prefix, error) {
 		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 	}
 	return netip.ParsePrefix(s)
+}
+
+// testLAddr is the local address of the test connection, TEST-NET-1 like
+// testAddr: a Match LocalAddress block aimed at the instance's real address
+// is reported, not evaluated.
+const testLAddr = "192.0.2.2"
+
+// connections are the test connections for user: one per port sshd
+// listens on (Port, default 22), from a client no Match Address names.
+func (c *config) connections(user string, groups []string) []*connInfo {
+	var out []*connInfo
+	for _, d := range c.directives {
+		if d.key != kwPort || !d.global() || len(d.args) != 1 {
+			continue
+		}
+		if p, err := strconv.Atoi(d.args[0]); err == nil && p > 0 && p < 65536 {
+			out = append(out, &connInfo{user: user, host: testAddr, addr: testAddr, laddr: testLAddr, lport: p, groups: groups})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, &connInfo{user: user, host: testAddr, addr: testAddr, laddr: testLAddr, lport: 22, groups: groups})
+	}
+	return out
+}
+
+// spec is ci as sshd -T -C takes it. rdomain is left out: a connection
+// without a routing domain (Linux without VRF) matches no Match RDomain, as
+// sshd -T treats a missing rdomain.
+func (ci *connInfo) spec() string {
+	return fmt.Sprintf("user=%s,host=%s,addr=%s,laddr=%s,lport=%d", ci.user, ci.host, ci.addr, ci.laddr, ci.lport)
 }

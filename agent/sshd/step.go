@@ -2,14 +2,19 @@ package sshd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
+	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 )
 
 // Report is what one sshd step found and did, as the agent's report and
@@ -22,8 +27,16 @@ type Report struct {
 	CheckedBy string       `json:"checked_by,omitempty"`
 	Skipped   string       `json:"skipped,omitempty"` // why password logon was left alone
 	Users     []UserReport `json:"users,omitempty"`
-	Warnings  []string     `json:"warnings,omitempty"`
-	Error     string       `json:"error,omitempty"`
+	// Logons are the target users' ways in after the step.
+	Logons []Logon `json:"logons,omitempty"`
+	// Contract is where the platform's password contract stands (mode
+	// "platform" only).
+	Contract *Contract `json:"contract,omitempty"`
+	// AlsoOff names the other users the agent's settings turn password
+	// logon off for, who have a password and no usable key.
+	AlsoOff  []string `json:"also_off,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	Error    string   `json:"error,omitempty"`
 	// ReloadPending: the configuration was written but sshd not reloaded;
 	// the next step reloads even if it writes nothing.
 	ReloadPending bool `json:"reload_pending,omitempty"`
@@ -36,24 +49,24 @@ type UserReport struct {
 	KbdInteractiveAuthentication string `json:"kbdinteractiveauthentication"`
 }
 
-// Target is a user the step must not lock out, with what the keys step
-// left in their ~/.ssh/authorized_keys.
-type Target struct {
-	User   string
-	Home   string // from passwd; "" when the lookup failed
-	UID    int
-	Usable int // keys sshd can use in the file
-}
-
-// Request is one sshd step.
+// Request is one sshd step. Options.Password and Options.KbdInteractive are
+// the configured modes: Platform, Disable or Keep.
 type Request struct {
-	Options    // Users are filled in from Targets
+	Options
 	Targets    []Target
 	DryRun     bool // inspect and report, write nothing
 	KeysFailed bool // the keys step failed: passwords stay as they are
 	// ReloadPending: the last step wrote but could not reload sshd; reload
 	// this time even if nothing is written.
 	ReloadPending bool
+	KeyBound      bool     // public-keys/ lists a key pair; false after a detach
+	Keys          []string // fingerprints of the bound keys, sorted
+	Passwords     map[string]account.Password
+	Previous      *Contract // from the last sync's report
+	Now           time.Time
+	// Others returns the non-target users who have a password and no
+	// usable key; called when the step turns password logon off.
+	Others func() []string
 }
 
 // Step runs the sshd step and remembers its last result, so that a poll
@@ -66,45 +79,66 @@ type Step struct {
 	managed string // the sshd file holding the agent's settings, as sshd sees it
 }
 
-// Run converges sshd for req. Password logon is turned off only when every
-// target user has a usable key in a file sshd reads; otherwise sshd is left
-// exactly as it is, and Report.Skipped says why. A failure is in
-// Report.Error and returned.
+// Run converges sshd for req. It never makes a change that leaves a target
+// user who had a way in with none: then sshd stays byte for byte as it
+// was, and Report.Skipped names the gate. A failure is in Report.Error and
+// returned.
 func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	o := req.Options
-	o.Users = nil
+	o.Users, o.groups = nil, map[string][]string{}
 	for _, t := range req.Targets {
 		o.Users = append(o.Users, t.User)
+		o.groups[t.User] = t.Groups
 	}
 	if skip := absent(o); skip != "" {
 		return &Report{Skipped: skip}, nil
 	}
-	disable := o.Password == Disable || o.KbdInteractive == Disable
+	platform := o.Password == Platform || o.KbdInteractive == Platform
+	d := decide(req)
 	why := ""
+	o.Password, why = resolve(o.Password, d, req.KeyBound)
+	var why2 string
+	o.KbdInteractive, why2 = resolve(o.KbdInteractive, d, req.KeyBound)
 	switch {
 	case req.DryRun:
 		why = "dry run"
-	case disable:
-		why = unsafeReason(req)
+	case req.KeysFailed && (o.Password == Disable || o.KbdInteractive == Disable):
+		why = "the keys step failed"
+	case why == "":
+		why = why2
 	}
 	key := ""
 	if fp, err := Fingerprint(o); err == nil && !req.ReloadPending {
-		key = fp + "\n" + why
+		key = fp + "\n" + why + "\n" + requestKey(req)
 		if s.key == key {
 			rep := s.cached
 			rep.Changed, rep.Reloaded, rep.Reload = nil, false, "nothing changed"
 			return &rep, nil
 		}
 	}
-	res, skipped, err := s.run(ctx, o, why, req)
+	res, skipped, logons, err := s.run(ctx, o, why, req)
 	rep := &Report{Skipped: skipped, Method: res.Method, Changed: res.Changed, Reloaded: res.Reloaded,
-		Reload: res.Reload, CheckedBy: res.CheckedBy, Warnings: res.Warnings}
+		Reload: res.Reload, CheckedBy: res.CheckedBy, Warnings: res.Warnings, Logons: logons}
 	for _, u := range res.Users {
 		rep.Users = append(rep.Users, UserReport{User: u.User,
 			PasswordAuthentication: u.PasswordAuthentication, KbdInteractiveAuthentication: u.KbdInteractiveAuthentication})
 	}
+	for _, l := range logons {
+		if !l.Any() {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s has no way to log on: key: %s; password: %s", l.User, l.Key.Gate, l.Password.Gate))
+		}
+	}
+	off := err == nil && skipped == "" && len(o.keys()) > 0
+	if platform && !req.DryRun && (err == nil && skipped == "" || d.restore) {
+		rep.Contract = next(req, d, off)
+	} else if platform {
+		rep.Contract = req.Previous
+	}
+	if off && len(res.Changed) > 0 && req.Others != nil {
+		rep.AlsoOff = req.Others()
+	}
 	log := o.logger()
-	for _, w := range res.Warnings {
+	for _, w := range rep.Warnings {
 		log.Warn("sshd warning", zap.String("warning", w))
 	}
 	s.key = ""
@@ -113,8 +147,14 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 		rep.Error = err.Error()
 		return rep, err
 	}
-	if skipped != "" && disable && !req.DryRun {
+	if skipped != "" && !req.DryRun && (o.Password == Disable || o.KbdInteractive == Disable) {
 		log.Warn("password logon left as it is", zap.String("reason", skipped))
+	}
+	if len(res.Changed) > 0 && rep.Contract != nil {
+		log.Info(rep.Contract.String())
+	}
+	for _, u := range rep.AlsoOff {
+		log.Warn("password logon is now off for " + u + " too: " + u + " has a password and no key")
 	}
 	if res.Managed != "" || skipped == "" {
 		s.managed = res.Managed // "" after keep: nothing of ours to watch
@@ -125,31 +165,152 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	return rep, nil
 }
 
+// resolve turns a configured mode into what this sync does: Disable, Keep,
+// or "" with the reason sshd is left as it is.
+func resolve(m Mode, d decision, keyBound bool) (Mode, string) {
+	switch {
+	case m == Platform && d.restore:
+		return Keep, ""
+	case m == Platform:
+		return Disable, ""
+	case m == Disable && !keyBound:
+		return "", "no key pair is bound; password logon stays as it is (mode disable)"
+	}
+	return m, ""
+}
+
+// requestKey hashes what of req the step's outcome depends on besides the
+// files Fingerprint reads.
+func requestKey(req Request) string {
+	b, _ := json.Marshal(struct {
+		T []Target
+		B bool
+		K []string
+		P map[string]account.Password
+		C *Contract
+	}{req.Targets, req.KeyBound, req.Keys, req.Passwords, req.Previous})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // Managed returns the sshd file holding the agent's settings (its drop-in,
 // or the main file it edits), as sshd sees it, for drift repair; "" before
 // the first step that applied, and after one that removed them.
 func (s *Step) Managed() string { return s.managed }
 
-// run inspects, or applies when it is safe. Before turning password logon
-// off it checks with sshd itself that every target's keys are in a file
-// sshd reads: an AuthorizedKeysFile pointing elsewhere would lock them out.
-func (s *Step) run(ctx context.Context, o Options, why string, req Request) (Result, string, error) {
-	if why != "" {
-		res, err := Inspect(ctx, o)
-		return res, why, err
-	}
-	if o.Password == Disable || o.KbdInteractive == Disable {
-		res, err := Inspect(ctx, o)
-		if err != nil {
-			return res, "", err
+// run inspects, or applies when the logon rule allows it.
+func (s *Step) run(ctx context.Context, o Options, why string, req Request) (Result, string, []Logon, error) {
+	if why != "" || o.Password == "" || o.KbdInteractive == "" {
+		if o.Password == "" {
+			o.Password = Keep
 		}
-		if why := unreadKeys(res.Users, req.Targets); why != "" {
-			return res, why, nil
+		if o.KbdInteractive == "" {
+			o.KbdInteractive = Keep
 		}
+		res, err := Inspect(ctx, o)
+		return res, why, logons(req.Targets, res.views, nil), err
 	}
 	o.RetryReload = req.ReloadPending
+	if len(o.keys()) == 0 {
+		res, err := Apply(ctx, o)
+		return res, "", logons(req.Targets, res.views, nil), err
+	}
+	before, err := Inspect(ctx, o)
+	if err != nil {
+		return before, "", nil, err
+	}
+	var warnings []string
+	for {
+		reason, dropKbd, err := judge(o, req.Targets, before.views)
+		if err != nil {
+			return before, "", nil, err
+		}
+		if dropKbd {
+			o.KbdInteractive = Keep
+			warnings = append(warnings, "KbdInteractiveAuthentication left as it is: AuthenticationMethods uses keyboard-interactive with the key, as a second factor")
+			continue
+		}
+		if reason != "" {
+			return before, reason, logons(req.Targets, before.views, nil), nil
+		}
+		break
+	}
+	o.check = func(views map[string][]view) error {
+		for _, t := range req.Targets {
+			had := combine(t, before.views[t.User], nil)
+			now := combine(t, views[t.User], nil)
+			if had.Any() && !now.Any() {
+				return fmt.Errorf("sshd reads the new configuration as leaving %s with no way to log on (key: %s); restored the earlier files", t.User, now.Key.Gate)
+			}
+		}
+		return nil
+	}
 	res, err := Apply(ctx, o)
-	return res, "", err
+	res.Warnings = append(warnings, res.Warnings...)
+	return res, "", logons(req.Targets, res.views, nil), err
+}
+
+// judge applies the logon rule to the change o asks for: reason says why
+// it would leave a target with no way in, "" when it would not. dropKbd
+// asks to keep keyboard-interactive open instead, when that alone saves the
+// key way (a second factor).
+func judge(o Options, targets []Target, views map[string][]view) (reason string, dropKbd bool, err error) {
+	p, err := makePlan(o.Root, o.Config, o.keys())
+	if err != nil {
+		return "", false, err
+	}
+	for _, t := range targets {
+		off := map[string]bool{}
+		for _, k := range o.keys() {
+			off[k] = p.cfg.view(p.cfg.connections(t.User, t.Groups)[0]).get(k) == "no"
+		}
+		had := combine(t, views[t.User], nil)
+		after := combine(t, views[t.User], off)
+		if !had.Any() || after.Any() {
+			continue
+		}
+		if off[kwKbd] {
+			if combine(t, views[t.User], map[string]bool{kwPassword: off[kwPassword]}).Any() {
+				return "", true, nil
+			}
+		}
+		return fmt.Sprintf("%s would leave %s with no way to log on", after.Key.Gate, t.User), false, nil
+	}
+	return "", false, nil
+}
+
+// combine is t's ways in over every port sshd listens on: a way is open
+// when it is open on one of them.
+func combine(t Target, views []view, off map[string]bool) Logon {
+	var l Logon
+	for i, v := range views {
+		one := logon(t, v, testAddr, off)
+		if i == 0 {
+			l = one
+			continue
+		}
+		if one.Password.Open {
+			l.Password = one.Password
+		}
+		if one.Key.Open {
+			l.Key = one.Key
+		}
+	}
+	if len(views) == 0 {
+		l.User = t.User
+	}
+	return l
+}
+
+func logons(targets []Target, views map[string][]view, off map[string]bool) []Logon {
+	if views == nil {
+		return nil
+	}
+	var out []Logon
+	for _, t := range targets {
+		out = append(out, combine(t, views[t.User], off))
+	}
+	return out
 }
 
 // Restore removes what the agent wrote to sshd's configuration, restoring
@@ -186,62 +347,4 @@ func absent(o Options) string {
 		return "no sshd configuration at " + main
 	}
 	return ""
-}
-
-// unsafeReason says why turning password logon off could lock someone out,
-// or "" when every target user has a usable key.
-func unsafeReason(req Request) string {
-	if req.KeysFailed {
-		return "the keys step failed"
-	}
-	var without []string
-	for _, t := range req.Targets {
-		if t.Usable == 0 {
-			without = append(without, t.User)
-		}
-	}
-	if len(without) > 0 {
-		return "no usable key in authorized_keys for " + strings.Join(without, ", ")
-	}
-	return ""
-}
-
-// unreadKeys says which targets' ~/.ssh/authorized_keys sshd does not read
-// (AuthorizedKeysFile), or "" when sshd reads every one.
-func unreadKeys(eff []UserResult, targets []Target) string {
-	var unread []string
-	for _, t := range targets {
-		read := false
-		for _, e := range eff {
-			if e.User == t.User && readsFile(e.AuthorizedKeysFiles, t) {
-				read = true
-			}
-		}
-		if !read {
-			unread = append(unread, t.User)
-		}
-	}
-	if len(unread) > 0 {
-		return "sshd's AuthorizedKeysFile does not include ~/.ssh/authorized_keys for " + strings.Join(unread, ", ")
-	}
-	return ""
-}
-
-// readsFile reports whether one of sshd's AuthorizedKeysFile patterns
-// names t's ~/.ssh/authorized_keys (tokens as in sshd_config(5) TOKENS).
-func readsFile(patterns []string, t Target) bool {
-	if t.Home == "" {
-		return false
-	}
-	want := filepath.Join(t.Home, ".ssh/authorized_keys")
-	for _, p := range patterns {
-		p = strings.NewReplacer("%%", "%", "%h", t.Home, "%u", t.User, "%U", strconv.Itoa(t.UID)).Replace(p)
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(t.Home, p)
-		}
-		if filepath.Clean(p) == want {
-			return true
-		}
-	}
-	return false
 }

@@ -100,6 +100,9 @@ func userLine(u agent.UserReport, dryRun bool) string {
 	for _, fp := range u.Kept {
 		parts = append(parts, "unchanged "+fp)
 	}
+	for _, fp := range u.Adopted {
+		parts = append(parts, "adopted "+fp+" (found outside the block)")
+	}
 	state := "unchanged"
 	if u.Changed && dryRun {
 		state = "would change"
@@ -124,6 +127,15 @@ func printSSHD(w io.Writer, s *sshd.Report) {
 		fmt.Fprintf(w, "sshd: %s: passwordauthentication %s, kbdinteractiveauthentication %s\n",
 			u.User, u.PasswordAuthentication, u.KbdInteractiveAuthentication)
 	}
+	for _, l := range s.Logons {
+		fmt.Fprintf(w, "sshd: %s can log on with: %s\n", l.User, ways(l))
+	}
+	if c := s.Contract.String(); c != "" {
+		fmt.Fprintf(w, "sshd: %s\n", c)
+	}
+	for _, u := range s.AlsoOff {
+		fmt.Fprintf(w, "sshd: password logon is now off for %s too: %s has a password and no key\n", u, u)
+	}
 	for _, f := range s.Changed {
 		fmt.Fprintf(w, "sshd: changed %s\n", f)
 	}
@@ -136,6 +148,22 @@ func printSSHD(w io.Writer, s *sshd.Report) {
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(w, "sshd: warning: %s\n", warn)
 	}
+}
+
+// ways says which ways in a user has: "key", "key, password", or "nothing"
+// with the gates that close them.
+func ways(l sshd.Logon) string {
+	var open []string
+	if l.Key.Open {
+		open = append(open, "key")
+	}
+	if l.Password.Open {
+		open = append(open, "password")
+	}
+	if len(open) == 0 {
+		return fmt.Sprintf("nothing (key: %s; password: %s)", l.Key.Gate, l.Password.Gate)
+	}
+	return strings.Join(open, ", ")
 }
 
 // printRestore writes what restore-sshd did.

@@ -1,0 +1,108 @@
+package account
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Password is what the agent may know of a user's /etc/shadow entry: never
+// the hash itself, only whether it can be used to log on and a digest that
+// changes whenever the password is set again.
+type Password struct {
+	// Usable: the hash field holds a hash, not "", "*", "!" or a "!"-locked
+	// one (shadow(5): a leading "!" locks the password).
+	Usable bool
+	// Digest is a SHA-256 over the user name, the hash field and the date of
+	// the last change (shadow(5) fields 1 to 3): chpasswd and passwd change
+	// it, nothing else does. "" when the entry is missing.
+	Digest string
+}
+
+// ReadPasswords returns the shadow entries of names under root, keyed by
+// name; a name without an entry is absent from the map. A missing
+// /etc/shadow gives an empty map.
+func ReadPasswords(root string, names []string) (map[string]Password, error) {
+	path := filepath.Join(root, "etc/shadow")
+	out := map[string]Password{}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	sc := bufio.NewScanner(io.LimitReader(f, maxPasswdSize))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for sc.Scan() {
+		name, rest, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if !ok || !want[string(name)] {
+			continue
+		}
+		if _, seen := out[string(name)]; seen {
+			continue // the first entry is the one that counts, as for passwd
+		}
+		fields := strings.SplitN(string(rest), ":", 3)
+		hash, changed := fields[0], ""
+		if len(fields) > 1 {
+			changed = fields[1]
+		}
+		sum := sha256.Sum256([]byte(string(name) + "\x00" + hash + "\x00" + changed))
+		out[string(name)] = Password{
+			Usable: hash != "" && !strings.HasPrefix(hash, "!") && !strings.HasPrefix(hash, "*"),
+			Digest: hex.EncodeToString(sum[:]),
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// Groups returns the names of the groups a is a member of: its primary
+// group and every group in /etc/group under root that lists it.
+func Groups(root string, a Account) ([]string, error) {
+	path := filepath.Join(root, "etc/group")
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	var out []string
+	gid := fmt.Sprint(a.GID)
+	sc := bufio.NewScanner(io.LimitReader(f, maxPasswdSize))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) != 4 {
+			continue
+		}
+		member := fields[2] == gid
+		for _, m := range strings.Split(fields[3], ",") {
+			member = member || m == a.Name
+		}
+		if member {
+			out = append(out, fields[0])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, nil
+}
