@@ -47,7 +47,7 @@ echo "emulator at $url; bound key: $(cut -d' ' -f1,3 "$tmp/id_first.pub")"
 sync() { run "$agent" sync --root "$root" --endpoint "$url" --user demo "$@" || true; }
 
 say "sync: the bound key goes into a marked block; the hand-added key stays;"
-say "password logon goes off through a drop-in that sorts before cloud-init's"
+say "password login goes off through a drop-in that sorts before cloud-init's"
 sync
 run cat "$root/home/demo/.ssh/authorized_keys"
 run cat "$root/etc/ssh/sshd_config.d/00-ecs-keyagent.conf"
@@ -65,7 +65,8 @@ run cat "$root/home/demo/.ssh/authorized_keys"
 say "status: the last sync's result"
 run "$agent" status --root "$root"
 
-say "the key pair is detached: the block is removed, the file is as the user left it"
+say "the key pair is detached: the block is removed, the file is as the user left it,"
+say "and password login comes back: the drop-in is removed (the platform contract)"
 "$emu" --control "$url"
 sync
 run cat "$root/home/demo/.ssh/authorized_keys"

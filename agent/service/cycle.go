@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
@@ -59,10 +61,23 @@ func (s *service) sync(ctx context.Context, next *time.Timer, drift bool) {
 	// such rounds, space those syncs out, up to one per poll interval.
 	switch changed := r.Changed(); {
 	case drift && changed:
+		if s.driftFight == 0 {
+			s.fightSince = now
+		}
 		if s.driftFight++; s.driftFight > maxDriftFight {
 			s.driftDelay = min(2*s.driftDelay, max(s.cfg.PollInterval.Duration, debounce))
 		}
+		if s.driftFight == maxDriftFight+1 {
+			// Said once per fight: cloud-init, configuration management or a
+			// vendor's repair tool rewriting the same file after every repair.
+			s.log.Warn(fmt.Sprintf("another program keeps rewriting %s: repaired %d times in %s; repairs now wait up to one poll interval",
+				strings.Join(changedFiles(r), ", "), s.driftFight, now.Sub(s.fightSince).Round(time.Millisecond)),
+				zap.Strings("files", changedFiles(r)), zap.Int("repairs", s.driftFight))
+		}
 	case !changed:
+		if s.driftFight > maxDriftFight {
+			s.log.Info("the rewriting stopped: repairs are immediate again", zap.Int("repairs", s.driftFight))
+		}
 		s.driftFight, s.driftDelay = 0, debounce
 	}
 	s.setStatus()
@@ -114,4 +129,18 @@ func (s *service) setStatus() {
 		s.lastStatus = line
 		s.o.Notifier.Status(line)
 	}
+}
+
+// changedFiles lists what a sync wrote: users' files and sshd's.
+func changedFiles(r *agent.Report) []string {
+	var out []string
+	for _, u := range r.Users {
+		if u.Changed {
+			out = append(out, u.Path)
+		}
+	}
+	if r.SSHD != nil {
+		out = append(out, r.SSHD.Changed...)
+	}
+	return out
 }

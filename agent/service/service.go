@@ -63,6 +63,7 @@ type service struct {
 	retry      backoff
 	driftDelay time.Duration // grows while drift syncs keep writing: a fight with another tool
 	driftFight int           // drift syncs in a row that wrote something
+	fightSince time.Time     // when the first of them ran
 	status     status
 	lastStatus string
 
