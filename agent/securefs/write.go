@@ -30,7 +30,8 @@ func (d *Dir) WriteFile(name string, data []byte, mode fs.FileMode, uid, gid int
 	}
 	// renameat would replace a symlink entry, not its target, so this is not needed
 	// for safety; but a symlink or link where the keys belong means someone is trying
-	// something, and we refuse rather than "fix" it (facts §4).
+	// something, and we refuse rather than "fix" it, as the fixes for CVE-2011-3870
+	// (Puppet) and the cloud agents that followed did.
 	var st unix.Stat_t
 	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	switch {

@@ -8,7 +8,7 @@ import (
 )
 
 // Unit names: Debian and Ubuntu ship ssh.service (and ssh.socket on Ubuntu
-// 22.10+), RHEL, Fedora and SUSE sshd.service (facts §3).
+// 22.10+), RHEL, Fedora and SUSE sshd.service (their openssh packages).
 var (
 	serviceUnits = []string{"ssh.service", "sshd.service"}
 	socketUnits  = []string{"ssh.socket", "sshd.socket"}
