@@ -63,6 +63,11 @@ type UserReport struct {
 	keyTypes []string // of the usable keys in the file after the sync
 }
 
+// Reached reports whether the sync got past the lock and the metadata
+// service, which is when it visits users: a failure on one user's file
+// still counts as reached, a lock or metadata failure does not.
+func (r *Report) Reached() bool { return len(r.Users) > 0 || r.Outcome != OutcomeFailed }
+
 // Changed reports whether the sync wrote something: a user's file or
 // sshd's configuration.
 func (r *Report) Changed() bool {

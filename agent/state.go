@@ -25,12 +25,35 @@ const maxStateSize = 1 << 20
 // The state file on disk is rewritten only when the result differs in more
 // than its time, so an idle daemon polling every 30 s writes nothing to disk
 // and the disk can sleep; the time of every sync goes to a file under /run (tmpfs).
+//
+// A sync that did not reach the metadata service (or the lock) leaves the
+// state file alone: it still shows the last good state, and the failure
+// goes to FailurePath beside it, so `status` can show both, and the
+// password contract survives an outage.
 func (e *Engine) saveState(r *Report) {
 	if e.opts.DryRun {
 		return
 	}
+	lastAttempt := LastSync(e.opts.Root)
 	if err := writeLastSync(e.opts.Root, r.Time); err != nil {
 		e.opts.Logger.Warn("last sync time not saved", zap.Error(err))
+	}
+	if !r.Reached() {
+		e.previous()
+		if e.failing == nil && !lastAttempt.IsZero() {
+			e.lastSuccess = lastAttempt // the attempt before this one reached metadata
+		}
+		if err := e.recordFailure(r); err != nil {
+			e.opts.Logger.Warn("failure not recorded", zap.Error(err))
+		}
+		return
+	}
+	if e.failing != nil {
+		if err := removeFailure(e.opts.Root); err != nil {
+			e.opts.Logger.Warn("failure record not removed", zap.Error(err))
+		} else {
+			e.failing = nil
+		}
 	}
 	if prev := e.previous(); prev != nil && sameResult(prev, r) {
 		return
@@ -47,8 +70,83 @@ func (e *Engine) saveState(r *Report) {
 func (e *Engine) previous() *Report {
 	if e.last == nil {
 		e.last, _ = LoadState(e.opts.Root)
+		e.failing, _ = LoadFailure(e.opts.Root)
 	}
 	return e.last
+}
+
+// Failure is the run of syncs that did not reach the metadata service
+// since the last one that did.
+type Failure struct {
+	Since    time.Time `json:"since"`    // the first of them
+	Last     time.Time `json:"last"`     // the latest
+	Attempts int       `json:"attempts"` // how many
+	Error    string    `json:"error"`    // the latest one's
+	// LastSuccess is when the last sync before them reached metadata.
+	LastSuccess time.Time `json:"last_success,omitzero"`
+}
+
+// recordFailure adds r to the failure record under /run.
+func (e *Engine) recordFailure(r *Report) error {
+	e.previous()
+	f := Failure{Since: r.Time, Last: r.Time, Attempts: 1, Error: r.Error, LastSuccess: e.lastSuccess}
+	if e.failing != nil {
+		f.Since, f.Attempts, f.LastSuccess = e.failing.Since, e.failing.Attempts+1, e.failing.LastSuccess
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	dir, err := securefs.OpenSystemDir(e.opts.Root, filepath.Dir(FailurePath), true)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := writeClean(dir, filepath.Base(FailurePath), append(data, '\n')); err != nil {
+		return err
+	}
+	e.failing = &f
+	return nil
+}
+
+func removeFailure(root string) error {
+	dir, err := securefs.OpenSystemDir(root, filepath.Dir(FailurePath), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Remove(filepath.Base(FailurePath))
+}
+
+// LoadFailure returns the failure record under root, or nil when the last
+// sync reached the metadata service.
+func LoadFailure(root string) (*Failure, error) {
+	if root == "" {
+		root = "/"
+	}
+	dir, err := securefs.OpenSystemDir(root, filepath.Dir(FailurePath), false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	data, _, err := dir.ReadFile(filepath.Base(FailurePath), maxStateSize, os.Geteuid())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", FailurePath, err)
+	}
+	var f Failure
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", FailurePath, err)
+	}
+	return &f, nil
 }
 
 // sameResult reports whether a and b differ only in their time.

@@ -25,6 +25,7 @@ import (
 const (
 	LockPath     = "/run/ecs-keyagent/lock"
 	LastSyncPath = "/run/ecs-keyagent/last-sync"
+	FailurePath  = "/run/ecs-keyagent/failure.json"
 	StateDir     = "/var/lib/ecs-keyagent"
 	StateFile    = "state.json"
 )
@@ -44,11 +45,13 @@ type Options struct {
 // Engine runs syncs. The one-shot command and the daemon share it, so they
 // share the lock, the state file and every decision.
 type Engine struct {
-	opts   Options
-	client *metadata.Client
-	sshd   sshd.Step             // remembers the last sshd step; Sync calls are serialised by the lock
-	last   *Report               // the last recorded result, see saveState
-	usable map[string]usableMemo // per user, see usableKeys
+	opts        Options
+	client      *metadata.Client
+	sshd        sshd.Step             // remembers the last sshd step; Sync calls are serialised by the lock
+	last        *Report               // the last recorded result, see saveState
+	failing     *Failure              // the failures since the last sync that reached metadata
+	lastSuccess time.Time             // when that sync ran, if known
+	usable      map[string]usableMemo // per user, see usableKeys
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long

@@ -33,7 +33,7 @@ func (s *service) sync(ctx context.Context, next *time.Timer, drift bool) {
 	s.refreshWatches(true)
 	r := s.syncOnce(ctx)
 	now := time.Now()
-	reached := len(r.Users) > 0 || r.Outcome != agent.OutcomeFailed
+	reached := r.Reached()
 	if reached {
 		s.retry.reset()
 		s.status.good, s.status.goodAt, s.status.failing = r, now, 0

@@ -18,8 +18,8 @@ const (
 )
 
 const why = "# An SSH key pair is bound to this ECS instance, so password logon is disabled.\n" +
-	"# Set [sshd] password_authentication and keyboard_interactive to \"keep\" in the\n" +
-	"# ecs-keyagent configuration and it removes this again.\n"
+	"# It comes back when the key pair is detached or the password is reset (mode\n" +
+	"# \"platform\"), or with [sshd] modes \"keep\" in /etc/ecs-keyagent/config.toml.\n"
 
 // keyNames are the spellings the agent writes.
 var keyNames = map[string]string{kwPassword: "PasswordAuthentication", kwKbd: "KbdInteractiveAuthentication"}

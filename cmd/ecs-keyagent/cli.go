@@ -20,6 +20,7 @@ const (
 	exitFailed  = 1
 	exitUsage   = 2
 	exitPartial = 3
+	exitNoSync  = 3 // status: no sync has run yet
 )
 
 // usageError marks mistakes on the command line or in the configuration.
@@ -28,13 +29,23 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// needRootError: the command reads files only root may read.
+type needRootError struct{ what string }
+
+func (e needRootError) Error() string { return e.what + ", which needs root" }
+
 // exitError carries an exit status after the report was printed.
 type exitError struct {
 	status int
 	err    error
 }
 
-func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.status)
+	}
+	return e.err.Error()
+}
 func (e exitError) Unwrap() error { return e.err }
 
 // command is one subcommand: its flags are set up by flags, then run executes it.

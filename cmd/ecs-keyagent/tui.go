@@ -13,6 +13,7 @@ import (
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 	"github.com/ecs-keyagent/ecs-keyagent/keys"
+	"github.com/ecs-keyagent/ecs-keyagent/systemd"
 )
 
 // usage prints the top-level help.
@@ -36,8 +37,11 @@ func (env *cliEnv) errorf(err error) {
 // hint says what to do about err, or "" when there is nothing useful to say.
 func hint(err error) string {
 	var ue usageError
+	var nr needRootError
 	var netErr *net.OpError
 	switch {
+	case errors.As(err, &nr):
+		return "run it as root: sudo ecs-keyagent " + commandOf(err)
 	case errors.As(err, &ue):
 		return "see 'ecs-keyagent -h' and the configuration reference in the README"
 	case errors.Is(err, securefs.ErrUnsafe):
@@ -184,18 +188,128 @@ func printRestore(w io.Writer, rep *sshd.Report, err error, mainFile string) {
 	}
 }
 
-// printStatus writes the last sync's result; last is when the last sync
-// ran, which may be later than the result it left (an unchanged result is
-// not rewritten).
-func printStatus(w io.Writer, r *agent.Report, last time.Time) {
-	if last.Before(r.Time) {
-		last = r.Time
+// printStatus writes the state in force.
+func printStatus(w io.Writer, st *agent.Status, svc *systemd.UnitState) {
+	now := time.Now()
+	switch {
+	case st.LastAttempt == nil:
+		fmt.Fprintf(w, "last sync: none yet\n")
+	case st.Failure != nil:
+		fmt.Fprintf(w, "last sync: %s, failed; failing since %s (%d attempts): %s\n", when(*st.LastAttempt, now),
+			st.Failure.Since.Local().Format(time.RFC3339), st.Failure.Attempts, st.Failure.Error)
+	default:
+		fmt.Fprintf(w, "last sync: %s, %s\n", when(*st.LastAttempt, now), st.Outcome)
 	}
-	fmt.Fprintf(w, "last sync: %s (%s ago), outcome %s; this result since %s\n",
-		last.Local().Format(time.RFC3339), time.Since(last).Round(time.Second), r.Outcome,
-		r.Time.Local().Format(time.RFC3339))
-	if r.Error != "" {
-		fmt.Fprintf(w, "error: %s\n", r.Error)
+	if st.LastSuccess != nil && st.Failure != nil {
+		fmt.Fprintf(w, "last success: %s; what follows is the state it left\n", when(*st.LastSuccess, now))
 	}
-	printSummary(w, r)
+	m := st.Metadata
+	id := m.InstanceID
+	if id == "" {
+		id = "unknown"
+	}
+	fmt.Fprintf(w, "metadata: %s, instance %s", m.Endpoint, id)
+	if m.AnsweredAt != nil {
+		fmt.Fprintf(w, ", answered %s", when(*m.AnsweredAt, now))
+	}
+	fmt.Fprintln(w)
+	if m.NoKeyBound {
+		fmt.Fprintf(w, "metadata: no key pair bound\n")
+	}
+	for _, k := range m.Keys {
+		if k.Installed {
+			fmt.Fprintf(w, "metadata: key %s: %s %s\n", k.ID, k.Type, k.Fingerprint)
+		} else {
+			fmt.Fprintf(w, "metadata: key %s: rejected: %s\n", k.ID, k.Reason)
+		}
+	}
+	for _, u := range st.Users {
+		if u.Error != "" && u.Path == "" {
+			fmt.Fprintf(w, "%s: %s\n", u.User, u.Error)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s: %s, %s; files: %s\n", u.User, u.Path, plural(len(u.Managed), "managed key"),
+			plural(u.Others, "other key"), u.Files)
+		for _, k := range u.Managed {
+			fmt.Fprintf(w, "  %d %s %s (%s)\n", k.Bits, k.Fingerprint, k.Comment, keyTypeName(k.Type))
+		}
+		if u.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", u.Error)
+		}
+	}
+	if s := st.SSHD; s != nil {
+		if s.Skipped != "" {
+			fmt.Fprintf(w, "sshd: %s\n", s.Skipped)
+		}
+		if s.Error != "" {
+			fmt.Fprintf(w, "sshd: error: %s\n", s.Error)
+		}
+		for _, u := range s.Users {
+			fmt.Fprintf(w, "sshd: %s: passwordauthentication %s (%s), kbdinteractiveauthentication %s (%s)\n", u.User,
+				u.PasswordAuthentication.Value, u.PasswordAuthentication.Source,
+				u.KbdInteractiveAuthentication.Value, u.KbdInteractiveAuthentication.Source)
+			fmt.Fprintf(w, "sshd: %s can log on with: %s\n", u.User, ways(u.Logon))
+		}
+		if c := s.Contract.String(); c != "" {
+			fmt.Fprintf(w, "sshd: %s\n", c)
+		}
+		for _, u := range s.AlsoOff {
+			fmt.Fprintf(w, "sshd: password logon is off for %s too: %s has a password and no key\n", u, u)
+		}
+		if s.CheckedBy != "" {
+			fmt.Fprintf(w, "sshd: checked by %s\n", s.CheckedBy)
+		}
+	}
+	if svc != nil {
+		fmt.Fprintf(w, "service: %s %s (%s)", svc.Unit, svc.ActiveState, svc.SubState)
+		if !svc.Since.IsZero() {
+			fmt.Fprintf(w, " since %s", svc.Since.Local().Format(time.RFC3339))
+		}
+		if svc.PID != 0 {
+			fmt.Fprintf(w, ", pid %d", svc.PID)
+		}
+		fmt.Fprintf(w, "; logs: %s\n", svc.Logs)
+	} else {
+		fmt.Fprintf(w, "service: not under systemd here; logs: journalctl -u ecs-keyagent\n")
+	}
+}
+
+// when renders a time and how long ago it was.
+func when(t, now time.Time) string {
+	return fmt.Sprintf("%s (%s ago)", t.Local().Format(time.RFC3339), now.Sub(t).Round(time.Second))
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// keyTypeName is the key type as ssh-keygen -l names it.
+func keyTypeName(t string) string {
+	switch {
+	case t == "ssh-ed25519":
+		return "ED25519"
+	case t == "ssh-rsa":
+		return "RSA"
+	case strings.HasPrefix(t, "ecdsa-"):
+		return "ECDSA"
+	case t == "sk-ssh-ed25519@openssh.com":
+		return "ED25519-SK"
+	case strings.HasPrefix(t, "sk-ecdsa-"):
+		return "ECDSA-SK"
+	}
+	return t
+}
+
+// commandOf names the subcommand a needRootError came from.
+func commandOf(err error) string {
+	var nr needRootError
+	if errors.As(err, &nr) {
+		if cmd, _, ok := strings.Cut(nr.what, " "); ok {
+			return cmd
+		}
+	}
+	return ""
 }
