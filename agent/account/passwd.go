@@ -21,6 +21,7 @@ type Account struct {
 	Name     string
 	UID, GID int
 	Home     string
+	Shell    string
 }
 
 // ErrNoUser is returned when the passwd database has no such user.
@@ -71,7 +72,7 @@ func parsePasswdLine(line string) (Account, error) {
 	if !filepath.IsAbs(home) || filepath.Clean(home) != home || home == "/" {
 		return Account{}, fmt.Errorf("parse passwd entry %q: home %q is not a clean absolute path below /", fields[0], home)
 	}
-	return Account{Name: fields[0], UID: uid, GID: gid, Home: home}, nil
+	return Account{Name: fields[0], UID: uid, GID: gid, Home: home, Shell: fields[6]}, nil
 }
 
 // List returns every well-formed entry of <root>/etc/passwd, in file order.

@@ -29,9 +29,9 @@ func TestLookupUser(t *testing.T) {
 		wantErr bool
 		noUser  bool
 	}{
-		{name: "root", user: "root", want: Account{Name: "root", UID: 0, GID: 0, Home: "/root"}},
+		{name: "root", user: "root", want: Account{Name: "root", UID: 0, GID: 0, Home: "/root", Shell: "/bin/bash"}},
 		{name: "prefix is not a match", user: "roo", wantErr: true, noUser: true},
-		{name: "ecs-user", user: "ecs-user", want: Account{Name: "ecs-user", UID: 1000, GID: 1000, Home: "/home/ecs-user"}},
+		{name: "ecs-user", user: "ecs-user", want: Account{Name: "ecs-user", UID: 1000, GID: 1000, Home: "/home/ecs-user", Shell: "/bin/bash"}},
 		{name: "relative home", user: "badhome", wantErr: true},
 		{name: "unclean home", user: "dotdot", wantErr: true},
 		{name: "negative uid", user: "baduid", wantErr: true},

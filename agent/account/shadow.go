@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Password is what the agent may know of a user's /etc/shadow entry: never
@@ -21,6 +23,10 @@ type Password struct {
 	// Usable: the hash field holds a hash, not "", "*", "!" or a "!"-locked
 	// one (shadow(5): a leading "!" locks the password).
 	Usable bool
+	// Locked: the hash starts with "!" (passwd -l, usermod -L).
+	Locked bool
+	// Expired: the account's expiration date (shadow(5) field 8) has passed.
+	Expired bool
 	// Digest is a SHA-256 over the user name, the hash field and the date of
 	// the last change (shadow(5) fields 1 to 3): chpasswd and passwd change
 	// it, nothing else does. "" when the entry is missing.
@@ -55,15 +61,23 @@ func ReadPasswords(root string, names []string) (map[string]Password, error) {
 		if _, seen := out[string(name)]; seen {
 			continue // the first entry is the one that counts, as for passwd
 		}
-		fields := strings.SplitN(string(rest), ":", 3)
+		fields := strings.Split(string(rest), ":")
 		hash, changed := fields[0], ""
 		if len(fields) > 1 {
 			changed = fields[1]
 		}
+		expired := false
+		if len(fields) > 6 && fields[6] != "" {
+			if days, err := strconv.Atoi(fields[6]); err == nil {
+				expired = time.Now().Unix()/86400 >= int64(days)
+			}
+		}
 		sum := sha256.Sum256([]byte(string(name) + "\x00" + hash + "\x00" + changed))
 		out[string(name)] = Password{
-			Usable: hash != "" && !strings.HasPrefix(hash, "!") && !strings.HasPrefix(hash, "*"),
-			Digest: hex.EncodeToString(sum[:]),
+			Usable:  hash != "" && !strings.HasPrefix(hash, "!") && !strings.HasPrefix(hash, "*"),
+			Locked:  strings.HasPrefix(hash, "!"),
+			Expired: expired,
+			Digest:  hex.EncodeToString(sum[:]),
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -35,6 +35,9 @@ func TestReadPasswords(t *testing.T) {
 			t.Errorf("ReadPasswords[%s] = %+v, %v, want usable %v and a digest", name, p, ok, usable)
 		}
 	}
+	if !got["locked"].Locked || got["root"].Locked {
+		t.Errorf("Locked: locked %v, root %v, want true, false", got["locked"].Locked, got["root"].Locked)
+	}
 	if _, ok := got["ghost"]; ok {
 		t.Errorf("ReadPasswords gave an entry for a user without one")
 	}
@@ -47,6 +50,11 @@ func TestReadPasswords(t *testing.T) {
 	}
 	write("shadow", "root:$6$salt2$hash2:20001:0:99999:8:::\n")
 	again, _ := ReadPasswords(root, []string{"root"})
+	write("shadow", "old:$6$x:20000:0:99999:7::1:\nnew:$6$x:20000:0:99999:7::99999:\n")
+	exp, _ := ReadPasswords(root, []string{"old", "new"})
+	if !exp["old"].Expired || exp["new"].Expired {
+		t.Errorf("Expired: old %v, new %v, want true, false", exp["old"].Expired, exp["new"].Expired)
+	}
 	if again["root"].Digest != got["root"].Digest {
 		t.Errorf("digest changed with a field other than the hash and the change date")
 	}

@@ -313,3 +313,20 @@ func commandOf(err error) string {
 	}
 	return ""
 }
+
+// printDoctor writes one line per link: "ok" or "FAIL", then the fix.
+func printDoctor(w io.Writer, ds []agent.Diagnosis) {
+	for _, d := range ds {
+		fmt.Fprintf(w, "%s:\n", d.User)
+		for _, l := range d.Links {
+			mark := "ok  "
+			if !l.OK {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(w, "  %s  %s: %s\n", mark, l.Name, l.Detail)
+			if l.Fix != "" {
+				fmt.Fprintf(w, "        fix: %s\n", l.Fix)
+			}
+		}
+	}
+}
