@@ -50,7 +50,7 @@ func TestKeys(t *testing.T) {
 	if KeyBody(b) != b {
 		t.Errorf("KeyBody(%q) = %q, want the line itself", b, KeyBody(b))
 	}
-	if SeededKeyLine(t, 1) != SeededKeyLine(t, 1) || SeededKeyLine(t, 1) == SeededKeyLine(t, 2) {
+	if one, again := SeededKeyLine(t, 1), SeededKeyLine(t, 1); one != again || one == SeededKeyLine(t, 2) {
 		t.Error("SeededKeyLine is not a function of its seed")
 	}
 	if got, want := Fingerprint(t, a+"\n"), Fingerprint(t, KeyBody(a)); got != want || !strings.HasPrefix(got, "SHA256:") {
