@@ -19,16 +19,17 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
 )
 
-// TestRealLogon is the end-to-end proof of the sshd step: a real OpenSSH sshd on a
-// loopback port, a real user, the metadata emulator, and a real ssh client.
-// It needs root (useradd, sshd) and the openssh-server and openssh-client
-// packages; under CI=true their absence is a failure.
+// TestRealLogon is the end-to-end proof of what the agent is for: a real
+// OpenSSH sshd on a loopback port, a real user, the metadata emulator, and a
+// real ssh client. It needs root (useradd) and the openssh-server and
+// openssh-client packages; under CI=true their absence is a failure.
 func TestRealLogon(t *testing.T) {
 	requireLogonPrereqs(t)
 	user := newTestUser(t)
@@ -167,22 +168,9 @@ func (u testUser) setPassword(t *testing.T, pw string) {
 
 func requireLogonPrereqs(t *testing.T) {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, bin := range []string{"/usr/sbin/sshd", "ssh", "useradd", "userdel"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing = append(missing, bin)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("missing %s: CI=true forbids skipping (install openssh-server and openssh-client, run as root)", strings.Join(missing, ", "))
-	}
-	t.Skipf("needs %s", strings.Join(missing, ", "))
+	agenttest.MustHaveRoot(t, "useradd makes a real account for sshd to authenticate")
+	agenttest.MustHaveSSHD(t)
+	agenttest.MustHaveCommands(t, "ssh", "useradd", "userdel")
 }
 
 type testUser struct {
@@ -249,9 +237,10 @@ type sshdServer struct {
 	port        int
 }
 
-// startSSHD runs a real sshd on a free loopback port, with a Debian 12
-// layout (Include at the top, KbdInteractiveAuthentication no, UsePAM yes)
-// plus an Ubuntu-style cloud-init drop-in that turns passwords on.
+// startSSHD runs a real sshd on a free loopback port, with agenttest's
+// ubuntu-cloud layout: Debian 12's (Include at the top,
+// KbdInteractiveAuthentication no, UsePAM yes) plus a cloud-init drop-in
+// that turns passwords on.
 func startSSHD(t *testing.T) *sshdServer {
 	t.Helper()
 	// Under /var/lib, not /tmp: the agent refuses to write sshd
@@ -264,36 +253,28 @@ func startSSHD(t *testing.T) *sshdServer {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatal(err)
-	}
 	hostKey := filepath.Join(dir, "ssh_host_ed25519_key")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v: %s", err, out)
 	}
-	port := freePort(t)
+	port := agenttest.FreePort(t)
 	s := &sshdServer{dir: dir, config: filepath.Join(dir, "sshd_config"), port: port}
-	dropins := filepath.Join(dir, "sshd_config.d")
-	if err := os.Mkdir(dropins, 0o755); err != nil {
-		t.Fatal(err)
+	// The layout's files go to dir, its Include pointing there too.
+	for rel, data := range agenttest.LayoutFiles(t, "ubuntu-cloud") {
+		data = strings.ReplaceAll(data, "/etc/ssh/", dir+"/")
+		if rel == "etc/ssh/sshd_config" {
+			data += fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s/sshd.pid\n"+
+				"PrintMotd no\nSubsystem sftp /usr/lib/openssh/sftp-server\n", port, hostKey, dir)
+		}
+		p := filepath.Join(dir, strings.TrimPrefix(rel, "etc/ssh/"))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	mainCfg := fmt.Sprintf(`Include %s/*.conf
-Port %d
-ListenAddress 127.0.0.1
-HostKey %s
-PidFile %s/sshd.pid
-KbdInteractiveAuthentication no
-UsePAM yes
-PrintMotd no
-Subsystem sftp /usr/lib/openssh/sftp-server
-`, dropins, port, hostKey, dir)
-	if err := os.WriteFile(s.config, []byte(mainCfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dropins, "50-cloud-init.conf"), []byte("PasswordAuthentication yes\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("/usr/sbin/sshd", "-D", "-f", s.config, "-E", filepath.Join(dir, "sshd.log"))
+	cmd := exec.Command(agenttest.SSHD, "-D", "-f", s.config, "-E", filepath.Join(dir, "sshd.log"))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -334,16 +315,6 @@ func (s *sshdServer) awaitListening(t *testing.T, n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func (s *sshdServer) ssh(user string, opts ...string) (string, error) {

@@ -13,21 +13,18 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // Test keys are real keys. Only their public halves matter, so RSA and DSA
 // keys are built from random numbers of the right size instead of being
 // generated, which keeps the tests fast under -race.
 
+// edPub is the ed25519 key of seed, the same on every run.
 func edPub(t testing.TB, seed byte) ssh.PublicKey {
 	t.Helper()
-	s := make([]byte, ed25519.SeedSize)
-	s[0] = seed
-	pub, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(s).Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pub
+	return agenttest.SeededPublicKey(t, seed)
 }
 
 func ecdsaPub(t testing.TB, c elliptic.Curve) ssh.PublicKey {

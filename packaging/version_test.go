@@ -7,17 +7,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // TestVersion runs version.sh in a scratch repository through the states a
 // build meets, and checks that dpkg orders the results as they were made.
 func TestVersion(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs git; CI=true forbids skipping")
-		}
-		t.Skip("needs git")
-	}
+	agenttest.MustHaveCommands(t, "git")
 	script, err := filepath.Abs("version.sh")
 	if err != nil {
 		t.Fatal(err)

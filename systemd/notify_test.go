@@ -1,42 +1,26 @@
 package systemd
 
 import (
-	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // listen opens a real unixgram socket as NOTIFY_SOCKET, as systemd does.
-func listen(t *testing.T) *net.UnixConn {
+func listen(t *testing.T) *agenttest.Notify {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", path)
-	return conn
-}
-
-func read(t *testing.T, conn *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatalf("read notification: %v", err)
-	}
-	return string(buf[:n])
+	n := agenttest.ListenNotify(t)
+	t.Setenv("NOTIFY_SOCKET", n.Path)
+	return n
 }
 
 func TestNotifier(t *testing.T) {
-	conn := listen(t)
+	notes := listen(t)
 	var n Notifier
 	tests := []struct {
 		name string
@@ -51,7 +35,7 @@ func TestNotifier(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.send()
-			if got := read(t, conn); got != tt.want {
+			if got := notes.Next(t); got != tt.want {
 				t.Errorf("notification = %q, want %q", got, tt.want)
 			}
 		})
@@ -60,14 +44,14 @@ func TestNotifier(t *testing.T) {
 
 // RELOADING=1 carries MONOTONIC_USEC, the monotonic clock now.
 func TestReloading(t *testing.T) {
-	conn := listen(t)
+	notes := listen(t)
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		t.Fatal(err)
 	}
 	before := ts.Nano() / 1000
 	Notifier{}.Reloading()
-	got := read(t, conn)
+	got := notes.Next(t)
 	rest, ok := strings.CutPrefix(got, "RELOADING=1\nMONOTONIC_USEC=")
 	usec, err := strconv.ParseInt(rest, 10, 64)
 	if !ok || err != nil || usec < before {
@@ -76,9 +60,9 @@ func TestReloading(t *testing.T) {
 }
 
 func TestStatusBounded(t *testing.T) {
-	conn := listen(t)
+	notes := listen(t)
 	Notifier{}.Status(strings.Repeat("é", 1000))
-	got := read(t, conn)
+	got := notes.Next(t)
 	if len(got) > len("STATUS=")+maxStatus || !strings.HasSuffix(got, "…") {
 		t.Errorf("long status: got %d bytes ending %q, want at most %d ending in …", len(got), got[len(got)-8:], maxStatus)
 	}

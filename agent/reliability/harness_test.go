@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // full reports whether the scenarios run at full counts.
@@ -31,13 +33,7 @@ func scale(fullN, shortN int) int {
 // needRoot skips a test that needs root, except in CI, where it must run.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (mounts, files owned by test users), and CI=true forbids skipping it")
-	}
-	t.Skip("this test needs root (mounts, files owned by test users)")
+	agenttest.MustHaveRoot(t, "mounts, files owned by test users")
 }
 
 var (

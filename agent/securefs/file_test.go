@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,7 +24,8 @@ func TestSubdirRefuses(t *testing.T) {
 			writeFile(t, filepath.Join(home, ".ssh"), "x", 0o600, uid, gid)
 		}},
 		{name: "owned by another user", reason: "owned by uid 5555", setup: func(t *testing.T, home string) {
-			mkdir(t, filepath.Join(home, ".ssh"), 0o700, 5555, 5555)
+			needForeign(t)
+			mkdir(t, filepath.Join(home, ".ssh"), 0o700, foreign, foreign)
 		}},
 		{name: "group-writable", reason: "refuse /home/alice/.ssh: it is writable by group or others", setup: func(t *testing.T, home string) {
 			mkdir(t, filepath.Join(home, ".ssh"), 0o770, uid, gid)
@@ -32,9 +34,9 @@ func TestSubdirRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := newTree(t)
-			mkdir(t, filepath.Join(root, "victim"), 0o700, 0, 0)
+			mkdir(t, filepath.Join(root, "victim"), 0o700, -1, -1) // root's as root
 			victim := filepath.Join(root, "victim/authorized_keys")
-			writeFile(t, victim, "root's keys\n", 0o600, 0, 0)
+			writeFile(t, victim, "root's keys\n", 0o600, -1, -1)
 			target := snap(t, victim)
 			tt.setup(t, filepath.Join(root, "home/alice"))
 
@@ -109,7 +111,8 @@ func TestFileRefusals(t *testing.T) {
 			}},
 		{name: "owned by another user", reason: "it is owned by uid 5555",
 			setup: func(t *testing.T, root, ssh string) {
-				writeFile(t, filepath.Join(ssh, "authorized_keys"), "k\n", 0o600, 5555, 5555)
+				needForeign(t)
+				writeFile(t, filepath.Join(ssh, "authorized_keys"), "k\n", 0o600, foreign, foreign)
 			}},
 		{name: "group-writable", reason: "writable by group or others",
 			setup: func(t *testing.T, root, ssh string) {
@@ -119,7 +122,7 @@ func TestFileRefusals(t *testing.T) {
 			setup: func(t *testing.T, root, ssh string) {
 				writeFile(t, filepath.Join(ssh, "authorized_keys"), strings.Repeat("k", 101), 0o600, uid, gid)
 			}},
-		{name: "wrong expected owner", reason: "it is owned by uid 4242", wantUID: 1000,
+		{name: "wrong expected owner", reason: "it is owned by uid " + strconv.Itoa(uid), wantUID: uid + 1,
 			setup: func(t *testing.T, root, ssh string) {
 				writeFile(t, filepath.Join(ssh, "authorized_keys"), "k\n", 0o600, uid, gid)
 			}},
@@ -127,8 +130,8 @@ func TestFileRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := newTree(t)
-			mkdir(t, filepath.Join(root, "etc"), 0o755, 0, 0)
-			writeFile(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n", 0o644, 0, 0)
+			mkdir(t, filepath.Join(root, "etc"), 0o755, -1, -1) // root's as root
+			writeFile(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n", 0o644, -1, -1)
 			victim := snap(t, filepath.Join(root, "etc/passwd"))
 			ssh := openSSH(t, root)
 			sshPath := filepath.Join(root, "home/alice/.ssh")

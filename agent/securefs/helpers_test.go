@@ -8,30 +8,29 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
-const (
-	uid = 4242 // the fake user owning the home
-	gid = 4243
-)
+// The user owning alice's home: whoever runs the test, or another uid as
+// root (agenttest.UserID).
+var uid, gid = agenttest.UserID(), agenttest.GroupID()
 
-// needRoot skips a test that must chown to other uids, except in CI where it must run.
-func needRoot(t *testing.T) {
+// foreign is a uid that is neither root, the test's nor alice's: only root
+// can give it a file.
+const foreign = 5555
+
+// needForeign skips a test case that must give files to foreign owners
+// (another user, or root when the test is not root), except in CI.
+func needForeign(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (it chowns files to other uids) and CI must run it")
-	}
-	t.Skip("needs root: chowns files to other uids")
+	agenttest.MustHaveRoot(t, "gives files to another owner")
 }
 
 // newTree makes root/home (0755, ours) and root/home/alice (0700, uid:gid) and
 // returns root.
 func newTree(t *testing.T) string {
 	t.Helper()
-	needRoot(t)
 	root := t.TempDir()
 	mkdir(t, filepath.Join(root, "home"), 0o755, -1, -1)
 	mkdir(t, filepath.Join(root, "home/alice"), 0o700, uid, gid)

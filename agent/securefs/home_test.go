@@ -62,7 +62,7 @@ func checkOwnMode(t *testing.T, p string, mode fs.FileMode) {
 		t.Fatal(err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	if fi.Mode() != mode || st.Uid != uid || st.Gid != gid {
+	if fi.Mode() != mode || int(st.Uid) != uid || int(st.Gid) != gid {
 		t.Errorf("%s is %v %d:%d, want %v %d:%d", p, fi.Mode(), st.Uid, st.Gid, mode, uid, gid)
 	}
 }
@@ -81,18 +81,21 @@ func TestOpenHomeRefuses(t *testing.T) {
 			os.Symlink("../alice-real", filepath.Join(root, "home/alice"))
 		}},
 		{name: "home owned by another user", home: "/home/alice", reason: "owned by uid 5555", setup: func(t *testing.T, root string) {
-			chownMod(t, filepath.Join(root, "home/alice"), 0o700, 5555, 5555)
+			needForeign(t)
+			chownMod(t, filepath.Join(root, "home/alice"), 0o700, foreign, foreign)
 		}},
 		{name: "home owned by root", home: "/home/alice", setup: func(t *testing.T, root string) {
+			needForeign(t)
 			chownMod(t, filepath.Join(root, "home/alice"), 0o755, 0, 0)
 		}},
 		{name: "group-writable home", home: "/home/alice", reason: "writable by group or others", setup: func(t *testing.T, root string) {
 			chownMod(t, filepath.Join(root, "home/alice"), 0o770, uid, gid)
 		}},
 		{name: "sticky world-writable parent", home: "/home/alice", reason: "writable by group or others", setup: func(t *testing.T, root string) {
-			chownMod(t, filepath.Join(root, "home"), 0o777|os.ModeSticky, 0, 0)
+			chownMod(t, filepath.Join(root, "home"), 0o777|os.ModeSticky, -1, -1) // root's as root
 		}},
 		{name: "parent owned by a user", home: "/home/alice", reason: "owned by uid 4242", setup: func(t *testing.T, root string) {
+			needForeign(t) // alice is the test's own uid unless root
 			chownMod(t, filepath.Join(root, "home"), 0o755, uid, gid)
 		}},
 		{name: "parent is a root-owned symlink", home: "/home/alice", setup: func(t *testing.T, root string) {
@@ -107,6 +110,7 @@ func TestOpenHomeRefuses(t *testing.T) {
 			os.Symlink("../../../../../../var/home", filepath.Join(root, "home"))
 		}},
 		{name: "parent symlink owned by a user", home: "/home/alice", reason: "symbolic link owned by uid 4242", setup: func(t *testing.T, root string) {
+			needForeign(t) // alice is the test's own uid unless root
 			os.MkdirAll(filepath.Join(root, "var"), 0o755)
 			os.Rename(filepath.Join(root, "home"), filepath.Join(root, "var/home"))
 			os.Symlink("/var/home", filepath.Join(root, "home"))

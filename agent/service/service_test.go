@@ -132,7 +132,7 @@ func TestServiceDriftRepair(t *testing.T) {
 			if err := os.WriteFile(tmp, []byte(userLine+"\n"), 0o600); err != nil {
 				return err
 			}
-			if err := os.Chown(tmp, testUID, testUID); err != nil {
+			if err := os.Chown(tmp, f.users["alice"].UID, f.users["alice"].GID); err != nil {
 				return err
 			}
 			return os.Rename(tmp, file)
@@ -171,7 +171,7 @@ func TestServiceDriftRepair(t *testing.T) {
 // systemd hears RELOADING=1 then READY=1 around it.
 func TestServiceReload(t *testing.T) {
 	f := newFixture(t, "alice")
-	f.addUser("bob", testUID+1)
+	f.addUser("bob")
 	k1, k2 := newKey(t, "k1"), newKey(t, "k2")
 	f.imds.SetKeys(emulator.Key{ID: "skp-1", Body: k1})
 	var reloads atomic.Int32

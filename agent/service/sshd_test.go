@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 )
 
@@ -14,13 +15,8 @@ import (
 func TestServiceRepairsSSHDDropIn(t *testing.T) {
 	f := newFixture(t, "alice")
 	sshDir := filepath.Join(f.root, "etc/ssh")
-	if err := os.MkdirAll(filepath.Join(sshDir, "sshd_config.d"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	main := "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"
-	if err := os.WriteFile(filepath.Join(sshDir, "sshd_config"), []byte(main), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	agenttest.Layout(t, f.root, "debian12")
+	main := f.read(filepath.Join(sshDir, "sshd_config"))
 	f.imds.SetKeys(emulator.Key{ID: "skp-1", Body: newKey(t, "k1")})
 	f.start()
 	f.waitNote("READY=1", isReady)

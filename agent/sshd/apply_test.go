@@ -21,6 +21,7 @@ const (
 // Include lines use absolute paths because sshd runs on the real /etc/ssh.
 var layouts = []struct {
 	name        string
+	layout      string // an agenttest layout, or files
 	files       map[string]string
 	wantMethod  string   // prefix of Result.Method
 	wantChanged []string // files Apply changes
@@ -36,21 +37,14 @@ var layouts = []struct {
 		wantChanged: []string{dropIn},
 	},
 	{
-		name: "ubuntu cloud image with 50-cloud-init.conf",
-		files: map[string]string{
-			mainFile: include + hostKeyL + "KbdInteractiveAuthentication no\nUsePAM yes\n",
-			"etc/ssh/sshd_config.d/50-cloud-init.conf": "PasswordAuthentication yes\n",
-		},
+		name:        "ubuntu cloud image with 50-cloud-init.conf",
+		layout:      "ubuntu-cloud",
 		wantMethod:  "drop-in",
 		wantChanged: []string{dropIn},
 	},
 	{
-		name: "rhel 9 with 50-redhat.conf",
-		files: map[string]string{
-			mainFile: "# RHEL\n\n# To modify the system-wide sshd configuration, create a  *.conf  file under\n" +
-				include + hostKeyL + "PasswordAuthentication yes\n",
-			"etc/ssh/sshd_config.d/50-redhat.conf": "ChallengeResponseAuthentication no\nGSSAPIAuthentication yes\nUsePAM yes\nX11Forwarding yes\n",
-		},
+		name:        "rhel 9 with 50-redhat.conf",
+		layout:      "rhel9",
 		wantMethod:  "drop-in",
 		wantChanged: []string{dropIn},
 	},
@@ -125,7 +119,11 @@ func TestApplyLayouts(t *testing.T) {
 	requireSSHD(t)
 	for _, tt := range layouts {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, tt.files)
+			files := tt.files
+			if tt.layout != "" {
+				files = layoutFiles(t, tt.layout)
+			}
+			f := newFixture(t, files)
 			orig := f.snapshot()
 			rl := &fakeReloader{}
 			users := []string{"root", "alice"}

@@ -4,22 +4,20 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 func TestFingerprint(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "etc/ssh/sshd_config.d")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	write := func(name, content string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n")
-	write("etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication yes\n")
+	agenttest.Layout(t, root, "ubuntu-cloud")
 	o := Options{Root: root, Users: []string{"root"}}
 	fp := func(o Options) string {
 		t.Helper()

@@ -12,30 +12,19 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
-const sshdBin = "/usr/sbin/sshd"
+const sshdBin = agenttest.SSHD
 
-// requireSSHD skips without an sshd binary, except in CI, where the sshd
-// tests must run. sshd -t/-T/-D also need their privilege
-// separation directory, which systemd would create.
+// requireSSHD lets a test that runs the real sshd (-t, -T or -D) go on
+// when it can: the fixture gives sshd a host key of the test's own, so
+// root is not needed, only the binaries and sshd's privilege separation
+// directory. Without them the test skips, or fails under CI=true.
 func requireSSHD(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(sshdBin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("these tests need %s: %v", sshdBin, err)
-		}
-		t.Skipf("these tests need %s: %v", sshdBin, err)
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("these tests need root: sshd -t refuses to run otherwise with root-owned host keys")
-		}
-		t.Skip("these tests need root")
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Fatalf("create /run/sshd: %v", err)
-	}
+	agenttest.MustHaveSSHD(t)
 }
 
 // fixture is a configuration tree in a temporary directory, seen by sshd at
@@ -103,6 +92,22 @@ func (f *fixture) options(rl Reloader, users ...string) Options {
 		Logger:   zaptest.NewLogger(f.t),
 		trust:    f.dir,
 	}
+}
+
+// layoutFiles is the agenttest sshd layout name as the fixture holds it:
+// Include lines point into the fixture directory, and the fixture's host
+// key follows the first of them (sshd would read the real /etc/ssh).
+func layoutFiles(t *testing.T, name string) map[string]string {
+	t.Helper()
+	files := agenttest.LayoutFiles(t, name)
+	main := strings.ReplaceAll(files[mainFile], "Include /etc/ssh/", "Include {{dir}}/etc/ssh/")
+	if i := strings.Index(main, include); i >= 0 {
+		main = main[:i+len(include)] + hostKeyL + main[i+len(include):]
+	} else {
+		main = hostKeyL + main
+	}
+	files[mainFile] = main
+	return files
 }
 
 // fileInfo is what a snapshot keeps of each file.

@@ -3,6 +3,8 @@ package sshd
 import (
 	"bytes"
 	"testing"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // FuzzParse feeds arbitrary main files to the parser: it must never panic,
@@ -20,6 +22,9 @@ func FuzzParse(f *testing.F) {
 		blockBegin + "\n" + blockEnd + "\n" + disabledPrefix + "UsePAM yes\n",
 	} {
 		f.Add([]byte(s))
+	}
+	for _, name := range agenttest.Layouts() {
+		f.Add([]byte(agenttest.LayoutFiles(f, name)["etc/ssh/sshd_config"]))
 	}
 	root := f.TempDir() // empty: includes find nothing, and stay below it
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // daemon is a real sshd started by a test on a free loopback port.
@@ -24,12 +26,7 @@ type daemon struct {
 // and PidFile are in the file itself, so Apply's sshd -t sees them too.
 func startDaemon(t *testing.T, f *fixture) *daemon {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := strconv.Itoa(agenttest.FreePort(t))
 	d := &daemon{port: port, pidFile: f.path("sshd.pid")}
 	main, _ := os.ReadFile(f.path(mainFile))
 	f.write(mainFile, "ListenAddress 127.0.0.1:"+port+"\nPidFile "+d.pidFile+"\n"+string(main))
@@ -100,9 +97,7 @@ func TestPIDFileReloaderRereads(t *testing.T) {
 // which then offers public keys only.
 func TestApplyReloadsRunningSSHD(t *testing.T) {
 	requireSSHD(t)
-	if _, err := exec.LookPath("ssh"); err != nil {
-		t.Skip("needs the ssh client to ask which methods sshd offers")
-	}
+	agenttest.MustHaveCommands(t, "ssh") // to ask which methods sshd offers
 	f := newFixture(t, map[string]string{mainFile: hostKeyL + "UsePAM yes\nPasswordAuthentication yes\n"})
 	d := startDaemon(t, f)
 	if m, ok := offered(d); !ok || !strings.Contains(m, "password") {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 
@@ -55,7 +56,9 @@ func (s store) load(p string) (fileState, error) {
 		return fileState{}, err
 	}
 	defer d.Close()
-	data, st, err := d.ReadFile(name, maxConfigSize, 0)
+	// Root's, or the euid's: the owners securefs trusts for directories,
+	// the same thing under the root the agent runs as.
+	data, st, err := d.ReadFile(name, maxConfigSize, os.Geteuid())
 	if errors.Is(err, fs.ErrNotExist) {
 		return fileState{path: p}, nil
 	}

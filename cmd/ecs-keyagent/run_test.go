@@ -2,26 +2,22 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/crypto/ssh"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 )
 
 // deadline bounds every wait; the test asserts outcomes, not speed.
-const deadline = 20 * time.Second
+const deadline = agenttest.Deadline
 
 // TestRunSignals runs `ecs-keyagent run` as a real process under a fake
 // NOTIFY_SOCKET and sends it real signals: READY=1 after the first sync,
@@ -34,35 +30,23 @@ func TestRunSignals(t *testing.T) {
 }
 
 func testRunSignals(t *testing.T, stop syscall.Signal) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root to chown files to a test user, and CI=true forbids skipping it")
-		}
-		t.Skip("needs root to chown files to a test user")
-	}
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 
-	root := t.TempDir()
-	home := filepath.Join(root, "home/alice")
-	mustWrite(t, filepath.Join(root, "etc/passwd"), "alice:x:4242:4242::/home/alice:/bin/sh\n")
-	mustWrite(t, filepath.Join(root, "etc/ecs-keyagent/config.toml"), "poll_interval = \"1h\"\n")
-	if err := os.MkdirAll(home, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(home, 4242, 4242); err != nil {
-		t.Fatal(err)
-	}
+	tree := agenttest.NewRoot(t)
+	alice := tree.AddUser("alice")
+	tree.WriteFile("etc/ecs-keyagent/config.toml", "poll_interval = \"1h\"\n", 0o644, -1, -1)
+	root := tree.Dir
 	imds := emulator.New()
 	hs := httptest.NewServer(imds)
 	defer hs.Close()
-	k1, k2 := pubKey(t), pubKey(t)
+	k1, k2 := agenttest.KeyLine(t, ""), agenttest.KeyLine(t, "")
 	imds.SetKeys(emulator.Key{ID: "skp-1", Body: k1})
 
-	notes := notifySocket(t)
+	notes := agenttest.ListenNotify(t)
 	var stderr bytes.Buffer
 	cmd := exec.Command("ecs-keyagent", "run", "--root", root, "--endpoint", hs.URL, "--user", "alice")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notes.path)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notes.Path)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -80,8 +64,8 @@ func testRunSignals(t *testing.T, stop syscall.Signal) {
 		}
 	}()
 
-	notes.wait(t, "READY=1")
-	file := filepath.Join(home, ".ssh/authorized_keys")
+	notes.WaitFor(t, "READY=1")
+	file := tree.KeysFile(alice)
 	if got := readFile(t, file); !strings.Contains(got, k1) {
 		t.Fatalf("at READY=1 authorized_keys = %q, want %q", got, k1)
 	}
@@ -108,66 +92,7 @@ func testRunSignals(t *testing.T, stop syscall.Signal) {
 	case <-time.After(deadline):
 		t.Fatalf("still running after %v", stop)
 	}
-	notes.wait(t, "STOPPING=1")
-}
-
-type notifications struct {
-	path string
-	ch   chan string
-}
-
-// notifySocket is a real unixgram socket standing in for systemd's.
-func notifySocket(t *testing.T) *notifications {
-	t.Helper()
-	n := &notifications{path: filepath.Join(t.TempDir(), "notify"), ch: make(chan string, 1024)}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: n.path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			k, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			select {
-			case n.ch <- string(buf[:k]):
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return n
-}
-
-func (n *notifications) wait(t *testing.T, want string) {
-	t.Helper()
-	var seen []string
-	timeout := time.After(deadline)
-	for {
-		select {
-		case got := <-n.ch:
-			if got == want {
-				return
-			}
-			seen = append(seen, got)
-		case <-timeout:
-			t.Fatalf("no %s notification; got %q", want, seen)
-		}
-	}
-}
-
-func mustWrite(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	notes.WaitFor(t, "STOPPING=1")
 }
 
 func readFile(t *testing.T, path string) string {
@@ -177,18 +102,4 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// pubKey returns the type and base64 of a fresh ed25519 key.
-func pubKey(t *testing.T) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp)))
 }

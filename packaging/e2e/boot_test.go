@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // pollInterval is the agent's poll_interval in the container; rotation is
@@ -102,7 +104,7 @@ func (b *bootTest) prepare() {
 	t, tree := b.t, b.tree
 	t.Helper()
 	b.emu = startEmulator(t, b.work)
-	b.port = freePort(t)
+	b.port = agenttest.FreePort(t)
 	writeFile(t, filepath.Join(tree, "etc/ecs-keyagent/config.toml"), 0o644,
 		fmt.Sprintf("endpoint = %q\npoll_interval = %q\nboot_timeout = \"20s\"\n", b.emu.url, pollInterval))
 	writeFile(t, filepath.Join(tree, "etc/ssh/sshd_config.d/10-e2e-port.conf"), 0o644,

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,17 +60,6 @@ func (e *emulator) rebind(t *testing.T, name string) string {
 	key := filepath.Join(e.dir, name)
 	must(t, 10*time.Second, filepath.Join(binDir(), "ecs-metadata-emulator"), "--control", e.url, "--generate-key", key)
 	return key
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // ssh tries to log in as root on the container's sshd with the options
