@@ -97,9 +97,10 @@ func (e *Engine) doctorUser(ctx context.Context, name string, bound []string, tr
 	if err != nil {
 		return []Link{{Name: "account", Detail: err.Error(), Fix: "create the user, or set users in /etc/ecs-keyagent/config.toml"}}
 	}
-	links := []Link{e.doctorAccount(acct)}
 	file := filepath.Join(acct.Home, ".ssh", "authorized_keys")
 	data, ferr := readKeysFile(root, acct)
+	sshdLinks, usePAM := e.doctorSSHD(ctx, acct, data)
+	links := []Link{e.doctorAccount(acct, usePAM)}
 	links = append(links, strictModes(root, acct)...)
 	want := bound
 	if try != "" {
@@ -143,14 +144,15 @@ func (e *Engine) doctorUser(ctx context.Context, name string, bound []string, tr
 		}
 	}
 	links = append(links, keyLink)
-	links = append(links, e.doctorSSHD(ctx, acct, data)...)
+	links = append(links, sshdLinks...)
 	return append(links, selinuxLinks(root, acct)...)
 }
 
-// doctorAccount: the account exists, its password is not expired, and it
-// has a login shell. A locked password matters only without PAM (sshd's
-// allowed_user in auth.c); it is said in the detail.
-func (e *Engine) doctorAccount(a account.Account) Link {
+// doctorAccount: the account exists, has not expired, and has a login
+// shell. A locked password ("!" in /etc/shadow) refuses key logons too when
+// sshd runs without PAM (sshd's allowed_user in auth.c); with PAM it is
+// only noted.
+func (e *Engine) doctorAccount(a account.Account, usePAM bool) Link {
 	l := Link{Name: "account", OK: true, Detail: fmt.Sprintf("%s (uid %d, home %s, shell %s)", a.Name, a.UID, a.Home, a.Shell)}
 	switch filepath.Base(a.Shell) {
 	case "nologin", "false":
@@ -168,8 +170,11 @@ func (e *Engine) doctorAccount(a account.Account) Link {
 		if p.Expired {
 			l.OK, l.Fix = false, "chage -E -1 "+a.Name
 			l.Detail += ": the account has expired (/etc/shadow)"
+		} else if p.Locked && !usePAM {
+			l.OK, l.Fix = false, "usermod -U "+a.Name+" (or set a password), or UsePAM yes in sshd_config"
+			l.Detail += ": the account is locked (\"!\" in /etc/shadow) and sshd runs without UsePAM, so it refuses key logons too"
 		} else if p.Locked {
-			l.Detail += "; password locked, which blocks key logons too where sshd runs without UsePAM"
+			l.Detail += "; password locked (key logons still work: UsePAM yes)"
 		}
 	}
 	return l
@@ -208,7 +213,7 @@ func strictModes(root string, a account.Account) []Link {
 
 // doctorSSHD: AuthorizedKeysFile names the file, and the key way is open
 // through every gate of the logon model; then sshd itself.
-func (e *Engine) doctorSSHD(ctx context.Context, a account.Account, data []byte) []Link {
+func (e *Engine) doctorSSHD(ctx context.Context, a account.Account, data []byte) ([]Link, bool) {
 	o := e.opts
 	t := sshd.Target{User: a.Name, Home: a.Home, UID: a.UID}
 	t.Groups, _ = account.Groups(o.Root, a)
@@ -221,10 +226,10 @@ func (e *Engine) doctorSSHD(ctx context.Context, a account.Account, data []byte)
 	so := sshd.Options{Root: o.Root, Config: o.Config.SSHD.Config, Logger: o.Logger}
 	checkedBy, states, err := sshd.Current(ctx, so, []sshd.Target{t})
 	if errors.Is(err, sshd.ErrNoConfig) {
-		return []Link{{Name: "sshd", Detail: "no sshd configuration at " + o.Config.SSHD.Config, Fix: "install openssh-server"}}
+		return []Link{{Name: "sshd", Detail: "no sshd configuration at " + o.Config.SSHD.Config, Fix: "install openssh-server"}}, true
 	}
 	if err != nil || len(states) == 0 {
-		return []Link{{Name: "sshd", Detail: fmt.Sprint("read sshd's configuration: ", err), Fix: "sshd -t"}}
+		return []Link{{Name: "sshd", Detail: fmt.Sprint("read sshd's configuration: ", err), Fix: "sshd -t"}}, true
 	}
 	s := states[0]
 	akf := Link{Name: "AuthorizedKeysFile", OK: true,
@@ -239,7 +244,7 @@ func (e *Engine) doctorSSHD(ctx context.Context, a account.Account, data []byte)
 	}
 	alive, detail := sshd.Liveness(so)
 	live := Link{Name: "sshd running", OK: alive, Detail: detail}
-	return []Link{akf, gates, live}
+	return []Link{akf, gates, live}, s.UsePAM.Value == "yes"
 }
 
 // selinuxLinks checks the labels of ~/.ssh and the file where SELinux is
