@@ -23,8 +23,12 @@ const (
 	exitNoSync  = 3 // status: no sync has run yet
 )
 
-// usageError marks mistakes on the command line or in the configuration.
-type usageError struct{ err error }
+// usageError marks mistakes on the command line or in the configuration;
+// help is the command whose -h the hint points to.
+type usageError struct {
+	err  error
+	help string
+}
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
@@ -48,9 +52,10 @@ func (e exitError) Error() string {
 }
 func (e exitError) Unwrap() error { return e.err }
 
-// command is one subcommand: its flags are set up by flags, then run executes it.
+// command is one subcommand: run sets up its flags, parses args and runs it.
 type command struct {
 	name, usage, short string
+	examples           [][2]string // command line, what it does
 	run                func(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error
 }
 
@@ -93,26 +98,70 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-
 
 func dispatch(ctx context.Context, env *cliEnv, args []string) error {
 	global := flag.NewFlagSet("ecs-keyagent", flag.ContinueOnError)
-	global.SetOutput(env.stderr)
-	global.StringVar(&env.logLevel, "log-level", "", "log level: debug, info, warn or error")
-	global.Usage = func() { env.usage() }
+	global.SetOutput(io.Discard) // errors are said once, by Run
+	global.StringVar(&env.logLevel, "log-level", "", "log `LEVEL`: debug, info, warn or error")
+	showVersion := global.Bool("version", false, "print the version and exit")
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			env.usage(env.stdout)
 			return err
 		}
-		return usageError{err}
+		return flagError(err, global, "")
+	}
+	if *showVersion {
+		return runVersion(ctx, env, env.newFlagSet(versionCmd), nil)
 	}
 	if global.NArg() == 0 {
-		env.usage()
-		return usageError{errors.New("no command given")}
+		env.usage(env.stderr)
+		return usageError{err: errors.New("no command given"), help: "ecs-keyagent"}
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
+	if name == "help" {
+		return runHelp(env, rest)
+	}
+	if c := lookup(name); c != nil {
+		return c.run(ctx, env, env.newFlagSet(c), rest)
+	}
+	err := fmt.Errorf("unknown command %q", name)
+	if near := closest(name, commandNames()); near != "" {
+		err = fmt.Errorf("unknown command %q; did you mean %q?", name, near)
+	}
+	return usageError{err: err, help: "ecs-keyagent"}
+}
+
+// runHelp is `help [COMMAND]`: the same text as -h, on stdout.
+func runHelp(env *cliEnv, args []string) error {
+	switch {
+	case len(args) == 0:
+		env.usage(env.stdout)
+		return nil
+	case len(args) > 1:
+		return usageError{err: errors.New("help: takes at most one command"), help: "ecs-keyagent"}
+	}
+	c := lookup(args[0])
+	if c == nil {
+		return usageError{err: fmt.Errorf("help: unknown command %q", args[0]), help: "ecs-keyagent"}
+	}
+	fs := env.newFlagSet(c)
+	c.run(context.Background(), env, fs, []string{"-h"}) //nolint:errcheck // -h only prints the help
+	return nil
+}
+
+func lookup(name string) *command {
 	for _, c := range commands {
 		if c.name == name {
-			return c.run(ctx, env, env.newFlagSet(c), rest)
+			return c
 		}
 	}
-	return usageError{fmt.Errorf("unknown command %q; see 'ecs-keyagent -h'", name)}
+	return nil
+}
+
+func commandNames() []string {
+	var out []string
+	for _, c := range commands {
+		out = append(out, c.name)
+	}
+	return append(out, "help")
 }
 
 // logger builds the zap logger: native journal entries when stderr is the
@@ -125,7 +174,7 @@ func (env *cliEnv) logger(defaultLevel string) (*zap.Logger, error) {
 	}
 	level, err := zapcore.ParseLevel(name)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+		return nil, usageError{err: fmt.Errorf("--log-level: %w", err)}
 	}
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.TimeKey = "time"

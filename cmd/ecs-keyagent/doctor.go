@@ -16,7 +16,11 @@ var doctorCmd = &command{
 	name:  "doctor",
 	usage: "[--config FILE] [--root DIR] [--endpoint URL] [--user NAME] [--fingerprint SHA256:... | --key FILE] [--json]",
 	short: "find the broken link behind \"Permission denied (publickey)\"; changes nothing",
-	run:   runDoctor,
+	examples: [][2]string{
+		{"sudo ecs-keyagent doctor", "check every link of a key logon for the login user"},
+		{"sudo ecs-keyagent doctor --user ecs-user --key id_ed25519.pub", "check why this key is refused for ecs-user"},
+	},
+	run: runDoctor,
 }
 
 type doctorArgs struct {
@@ -43,19 +47,19 @@ func runDoctor(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string
 	if a.keyFile != "" {
 		data, err := os.ReadFile(a.keyFile)
 		if err != nil {
-			return usageError{fmt.Errorf("--key: %w", err)}
+			return usageError{err: fmt.Errorf("--key: %w", err)}
 		}
 		fp := keys.LineFingerprint(strings.TrimSpace(string(data)))
 		if fp == "" {
-			return usageError{fmt.Errorf("--key: %s holds no public key", a.keyFile)}
+			return usageError{err: fmt.Errorf("--key: %s holds no public key", a.keyFile)}
 		}
 		try = fp
 	}
 	if try != "" && !strings.HasPrefix(try, "SHA256:") {
-		return usageError{fmt.Errorf("--fingerprint: want SHA256:... as ssh-keygen -l prints it, got %q", try)}
+		return usageError{err: fmt.Errorf("--fingerprint: want SHA256:... as ssh-keygen -l prints it, got %q", try)}
 	}
 	if len(a.users) > 1 {
-		return usageError{fmt.Errorf("--user: doctor takes one user")}
+		return usageError{err: fmt.Errorf("--user: doctor takes one user")}
 	}
 	user := ""
 	if len(a.users) == 1 {

@@ -18,7 +18,11 @@ var restoreCmd = &command{
 	name:  "restore-sshd",
 	usage: "[--config FILE] [--root DIR]",
 	short: "remove the agent's sshd changes, restoring sshd's earlier configuration",
-	run:   runRestore,
+	examples: [][2]string{
+		{"sudo systemctl stop ecs-keyagent && sudo ecs-keyagent restore-sshd", "give password login back by removing what the agent wrote"},
+		{"sudo ecs-keyagent restore-sshd --root /mnt/image", "the same on an offline image"},
+	},
+	run: runRestore,
 }
 
 type restoreArgs struct {
@@ -27,7 +31,7 @@ type restoreArgs struct {
 
 func runRestore(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error {
 	var a restoreArgs
-	fs.StringVar(&a.config, "config", "", "configuration file naming sshd's configuration (default /etc/ecs-keyagent/config.toml; under --root if absolute)")
+	fs.StringVar(&a.config, "config", "", "configuration `FILE` naming sshd's configuration (default /etc/ecs-keyagent/config.toml; under --root if absolute)")
 	fs.StringVar(&a.root, "root", "/", "treat `DIR` as the filesystem root")
 	if err := parse(fs, args); err != nil {
 		return err

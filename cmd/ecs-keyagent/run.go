@@ -14,7 +14,11 @@ var runCmd = &command{
 	name:  "run",
 	usage: "[--config FILE] [--root DIR] [--endpoint URL] [--user NAME]...",
 	short: "keep authorized_keys in step with the metadata service: the systemd service",
-	run:   runRun,
+	examples: [][2]string{
+		{"systemctl enable --now ecs-keyagent", "how the packages run it: as a systemd service"},
+		{"sudo ecs-keyagent run --log-level debug", "run it in the foreground, logging each request and decision"},
+	},
+	run: runRun,
 }
 
 type runArgs struct {

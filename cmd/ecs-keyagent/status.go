@@ -15,7 +15,11 @@ var statusCmd = &command{
 	name:  "status",
 	usage: "[--config FILE] [--root DIR] [--user NAME]... [--json]",
 	short: "show the state in force: keys, sshd, the metadata service and the service",
-	run:   runStatus,
+	examples: [][2]string{
+		{"sudo ecs-keyagent status", "what is in force: keys, sshd's settings and their lines, the service"},
+		{"sudo ecs-keyagent status --json", "the same as one JSON object, for scripts"},
+	},
+	run: runStatus,
 }
 
 // statusJSON is `status --json`: the state in force and the service.

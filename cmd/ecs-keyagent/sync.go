@@ -14,7 +14,11 @@ var syncCmd = &command{
 	name:  "sync",
 	usage: "[--config FILE] [--root DIR] [--endpoint URL] [--user NAME]... [--dry-run] [--json]",
 	short: "make authorized_keys match the key pair bound in the instance metadata, once",
-	run:   runSync,
+	examples: [][2]string{
+		{"sudo ecs-keyagent sync", "install the bound key now and apply the password contract"},
+		{"sudo ecs-keyagent sync --dry-run", "show what would change in authorized_keys, as a diff, and write nothing"},
+	},
+	run: runSync,
 }
 
 type syncArgs struct {

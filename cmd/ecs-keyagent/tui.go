@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,12 +18,68 @@ import (
 )
 
 // usage prints the top-level help.
-func (env *cliEnv) usage() {
-	fmt.Fprintf(env.stderr, "Usage: ecs-keyagent [--log-level LEVEL] COMMAND [flags]\n\nCommands:\n")
+func (env *cliEnv) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: ecs-keyagent [--log-level LEVEL] COMMAND [flags]\n")
+	fmt.Fprintf(w, "       ecs-keyagent --version | help [COMMAND]\n\n")
+	fmt.Fprintf(w, "Keeps the SSH key pair bound to this ECS instance in the login user's\n")
+	fmt.Fprintf(w, "authorized_keys, and password login as the platform's contract says.\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(env.stderr, "  %-8s %s\n", c.name, c.short)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.short)
 	}
-	fmt.Fprintf(env.stderr, "\nRun 'ecs-keyagent COMMAND -h' for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun 'ecs-keyagent COMMAND -h' (or 'ecs-keyagent help COMMAND') for a command's flags.\n")
+	fmt.Fprintf(w, "Configuration: /etc/ecs-keyagent/config.toml; manual: man ecs-keyagent.\n")
+}
+
+// printHelp prints a command's help: usage, what it does, its flags in GNU
+// spelling, its exit status and examples.
+func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: ecs-keyagent %s %s\n\n%s.\n\nFlags:\n", c.name, c.usage, upperFirst(c.short))
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		switch arg {
+		case "":
+		case "string", "value", "text", "int", "duration":
+			arg = strings.ToUpper(f.Name)
+		}
+		line := "  --" + f.Name
+		if arg != "" {
+			line += " " + arg
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "%s\n        %s\n", line, usage)
+	})
+	fmt.Fprintf(w, "  -h, --help\n        print this help\n")
+	fmt.Fprintf(w, "\nExit status: %s\n", exitStatusLine(c.name))
+	if len(c.examples) > 0 {
+		fmt.Fprintf(w, "\nExamples:\n")
+		for _, ex := range c.examples {
+			fmt.Fprintf(w, "  %s\n      %s\n", ex[0], ex[1])
+		}
+	}
+}
+
+// exitStatusLine says what each exit status of a command means.
+func exitStatusLine(cmd string) string {
+	switch cmd {
+	case "sync":
+		return "0 done, 1 failed (what failed was left as it was), 2 usage or configuration error, 3 some keys rejected (the rest installed)."
+	case "status":
+		return "0 the last sync succeeded, 1 the last attempt failed, 2 usage error, 3 no sync has run yet."
+	case "doctor":
+		return "0 every link holds, 1 a link is broken, 2 usage error."
+	case "run":
+		return "0 after SIGTERM or SIGINT, 2 usage or configuration error."
+	}
+	return "0 done, 1 failed, 2 usage or configuration error."
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // errorf prints err, and a hint when one applies, through the one place
@@ -42,8 +99,10 @@ func hint(err error) string {
 	switch {
 	case errors.As(err, &nr):
 		return "run it as root: sudo ecs-keyagent " + commandOf(err)
+	case errors.As(err, &ue) && ue.help != "":
+		return "see '" + ue.help + " -h'"
 	case errors.As(err, &ue):
-		return "see 'ecs-keyagent -h' and the configuration reference in the README"
+		return "see 'man ecs-keyagent' and /etc/ecs-keyagent/config.toml"
 	case errors.Is(err, securefs.ErrUnsafe):
 		return "the agent never follows symbolic links or writes files others control: fix the owner and mode (chown USER, chmod go-w) or remove the link, then run sync again"
 	case errors.Is(err, keys.ErrDamagedBlock):

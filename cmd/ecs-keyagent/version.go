@@ -13,7 +13,11 @@ var version = "devel"
 var versionCmd = &command{
 	name:  "version",
 	short: "print the version",
-	run:   runVersion,
+	examples: [][2]string{
+		{"ecs-keyagent version", "print the version, the Go version and the platform"},
+		{"ecs-keyagent --version", "the same"},
+	},
+	run: runVersion,
 }
 
 func runVersion(_ context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error {

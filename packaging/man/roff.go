@@ -92,26 +92,39 @@ func tableRoff(rows [][]string) string {
 }
 
 // commandRoff renders one subcommand's -h output: its usage line as the
-// synopsis, its one-line description, and its flags as a tagged list.
+// synopsis, its one-line description, its flags as a tagged list, and its
+// examples.
 func commandRoff(name, help string) string {
 	var b strings.Builder
 	var usage, short string
-	var flags [][2]string
+	var flags, examples [][2]string
+	section := ""
 	lines := strings.Split(help, "\n")
+	next := func(i int, indent string) (string, int) {
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], indent) {
+			return strings.TrimSpace(lines[i+1]), i + 1
+		}
+		return "", i
+	}
 	for i := 0; i < len(lines); i++ {
 		l := lines[i]
 		switch {
 		case strings.HasPrefix(l, "Usage: "):
 			usage = strings.TrimPrefix(l, "Usage: ecs-keyagent "+name)
-		case strings.HasPrefix(l, "  -"):
-			f := [2]string{strings.TrimPrefix(strings.TrimSpace(l), "-")}
-			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "    \t") {
-				f[1] = strings.TrimSpace(lines[i+1])
-				i++
-			}
+		case l == "Flags:" || l == "Examples:":
+			section = l
+		case strings.HasPrefix(l, "Exit status:"):
+			section = ""
+		case section == "Flags:" && strings.HasPrefix(l, "  --"):
+			f := [2]string{strings.TrimPrefix(strings.TrimSpace(l), "--")}
+			f[1], i = next(i, "        ")
 			flags = append(flags, f)
-		case short == "" && usage != "" && l != "" && l != "Flags:":
-			short = l
+		case section == "Examples:" && strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "   "):
+			ex := [2]string{strings.TrimSpace(l)}
+			ex[1], i = next(i, "      ")
+			examples = append(examples, ex)
+		case short == "" && usage != "" && l != "" && section == "":
+			short = strings.TrimSuffix(l, ".")
 		}
 	}
 	fmt.Fprintf(&b, ".SS %s\n.B ecs\\-keyagent %s\n%s\n.PP\n%s.\n", escape(name), escape(name), escape(strings.TrimSpace(usage)), escape(short))
@@ -122,6 +135,12 @@ func commandRoff(name, help string) string {
 			fmt.Fprintf(&b, " \" \\fI%s\\fR\"", escape(arg))
 		}
 		fmt.Fprintf(&b, "\n%s\n", escape(f[1]))
+	}
+	if len(examples) > 0 {
+		b.WriteString(".PP\nExamples:\n")
+		for _, ex := range examples {
+			fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", escape(ex[0]), escape(ex[1]))
+		}
 	}
 	return b.String()
 }

@@ -41,17 +41,27 @@ func TestTableAfter(t *testing.T) {
 }
 
 func TestCommandRoff(t *testing.T) {
-	help := "Usage: ecs-keyagent status [--root DIR] [--json]\n\nshow the last sync's result\n\nFlags:\n  -json\n    \tprint the state as JSON\n  -root DIR\n    \ttreat DIR as the filesystem root (default \"/\")\n"
+	help := "Usage: ecs-keyagent status [--root DIR] [--json]\n\nShow the last sync's result.\n\nFlags:\n  --json\n        print the state as JSON\n" +
+		"  --root DIR\n        treat DIR as the filesystem root (default /)\n  -h, --help\n        print this help\n\n" +
+		"Exit status: 0 ok.\n\nExamples:\n  sudo ecs-keyagent status\n      what is in force\n"
 	got := commandRoff("status", help)
 	for _, want := range []string{
 		".SS status\n",
 		`[\-\-root DIR] [\-\-json]`,
-		"show the last sync's result.\n",
+		"Show the last sync's result.\n",
 		".BR \\-\\-json\nprint the state as JSON\n",
-		".BR \\-\\-root \" \\fIDIR\\fR\"\n",
+		".BR \\-\\-root \" \\fIDIR\\fR\"\ntreat DIR as the filesystem root (default /)\n",
+		".TP\n.B sudo ecs\\-keyagent status\nwhat is in force\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("commandRoff(status) = %q, want it to contain %q", got, want)
 		}
+	}
+}
+
+func TestCommandRoffSkipsHelp(t *testing.T) {
+	got := commandRoff("x", "Usage: ecs-keyagent x\n\nDo x.\n\nFlags:\n  -h, --help\n        print this help\n")
+	if strings.Contains(got, "help") {
+		t.Errorf("commandRoff listed -h: %q", got)
 	}
 }
