@@ -34,6 +34,10 @@ const (
 // it any size, and we hold it in memory twice.
 const maxAuthorizedKeys = 16 << 20
 
+// ErrNoUsableKey: the metadata service lists keys and the agent rejected
+// every one of them.
+var ErrNoUsableKey = errors.New("no usable key")
+
 // Options configure an Engine.
 type Options struct {
 	Config config.Config
@@ -169,7 +173,7 @@ func (e *Engine) fetch(ctx context.Context, r *Report) ([]keys.Key, error) {
 	if len(managed) == 0 && len(snap.Keys) > 0 {
 		// Removing the block because the one bound key is unusable would
 		// lock the user out for a console mistake: keep what works.
-		return nil, fmt.Errorf("no usable key among the %d the metadata service lists: authorized_keys left as it was", len(snap.Keys))
+		return nil, fmt.Errorf("%w among the %d the metadata service lists: authorized_keys left as it was", ErrNoUsableKey, len(snap.Keys))
 	}
 	return managed, nil
 }

@@ -72,7 +72,7 @@ func statusError(verb, u string, a answer) error {
 	if a.status >= 300 && a.status < 400 {
 		return fmt.Errorf("%s %s: %s: refusing to follow a redirect to %q", verb, u, statusText(a.status), truncate(a.location, 200))
 	}
-	return fmt.Errorf("%s %s: %s", verb, u, statusText(a.status))
+	return fmt.Errorf("%s %s: %w", verb, u, StatusError{a.status})
 }
 
 // statusText formats a status from our own table, not the server's words.
@@ -131,7 +131,7 @@ func (c *Client) transportError(ctx, rctx context.Context, verb, u string, err e
 		return fmt.Errorf("%s %s: %w", verb, u, ctxErr)
 	}
 	if errors.Is(rctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%s %s: no complete answer within %s", verb, u, c.cfg.RequestTimeout)
+		return fmt.Errorf("%s %s: %w within %s", verb, u, ErrTimeout, c.cfg.RequestTimeout)
 	}
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		err = ue.Err

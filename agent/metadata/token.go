@@ -106,7 +106,7 @@ func (c *Client) putToken(ctx context.Context, u string) (tok string, fallback b
 		return "", false, fmt.Errorf("request token from %s: %s: the service issues no tokens and token mode is required", u, statusText(a.status))
 	case http.StatusForbidden:
 		// cloud-init reads a 403 here the same way.
-		return "", false, fmt.Errorf("request token from %s: %s: metadata access is disabled for this instance", u, statusText(a.status))
+		return "", false, fmt.Errorf("request token from %s: %s: %w", u, statusText(a.status), ErrDisabled)
 	}
 	return "", false, statusError("request token from", u, a)
 }

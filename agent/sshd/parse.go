@@ -181,29 +181,6 @@ func matchCriteria(args []string) []string {
 // line that set it (nil for the compiled-in default). With ci nil it is the
 // global value. Per connection, sshd re-parses only Match blocks and the first
 // value among matching blocks overrides the global one (parse_server_match_config).
-// authorizedKeysFiles returns AuthorizedKeysFile as sshd would apply it to
-// the connection ci: the arguments of the first matching value, else
-// sshd's default.
-func (c *config) authorizedKeysFiles(ci *connInfo) []string {
-	var global []string
-	for i := range c.directives {
-		d := &c.directives[i]
-		if d.key != kwAuthorizedKeysFile {
-			continue
-		}
-		if d.match != nil && ci.matches(d.match) {
-			return d.args
-		}
-		if d.global() && global == nil {
-			global = d.args
-		}
-	}
-	if global != nil {
-		return global
-	}
-	return []string{".ssh/authorized_keys", ".ssh/authorized_keys2"}
-}
-
 func (c *config) effective(key string, ci *connInfo) (string, *directive) {
 	if ci != nil {
 		for i := range c.directives {

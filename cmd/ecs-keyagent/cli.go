@@ -42,6 +42,7 @@ func (e needRootError) Error() string { return e.what + ", which needs root" }
 type exitError struct {
 	status int
 	err    error
+	warn   bool // said as a warning, not an error
 }
 
 func (e exitError) Error() string {
@@ -83,7 +84,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-
 	}
 	var ee exitError
 	if errors.As(err, &ee) {
-		if ee.err != nil {
+		switch {
+		case ee.err != nil && ee.warn:
+			env.warnf(ee.err)
+		case ee.err != nil:
 			env.errorf(ee.err)
 		}
 		return ee.status
@@ -167,10 +171,16 @@ func commandNames() []string {
 // logger builds the zap logger: native journal entries when stderr is the
 // journal (JOURNAL_STREAM names it, systemd.exec(5)), else console lines on
 // a terminal and JSON otherwise.
+//
+// defaultLevel "" means no log at all unless --log-level asks for one: the
+// one-shot commands say what happened through their summary.
 func (env *cliEnv) logger(defaultLevel string) (*zap.Logger, error) {
 	name := env.logLevel
 	if name == "" {
 		name = defaultLevel
+	}
+	if name == "" {
+		return zap.NewNop(), nil
 	}
 	level, err := zapcore.ParseLevel(name)
 	if err != nil {
@@ -181,7 +191,10 @@ func (env *cliEnv) logger(defaultLevel string) (*zap.Logger, error) {
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	var enc zapcore.Encoder
 	if isTerminal(env.stderr) {
-		encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		if colour() {
+			encCfg.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	} else {
 		enc = zapcore.NewJSONEncoder(encCfg)
@@ -191,6 +204,12 @@ func (env *cliEnv) logger(defaultLevel string) (*zap.Logger, error) {
 		core = systemd.JournalCore(level, core)
 	}
 	return zap.New(core), nil
+}
+
+// colour reports whether a terminal may get colour: not with NO_COLOR set
+// (no-color.org) or TERM=dumb.
+func colour() bool {
+	return os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

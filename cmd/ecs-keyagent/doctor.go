@@ -69,7 +69,7 @@ func runDoctor(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string
 	if err != nil {
 		return err
 	}
-	log, err := env.logger("error")
+	log, err := env.logger("")
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func runRestore(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []strin
 	if err != nil {
 		return err
 	}
-	log, err := env.logger("warn")
+	log, err := env.logger("")
 	if err != nil {
 		return err
 	}

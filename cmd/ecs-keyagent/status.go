@@ -47,7 +47,7 @@ func runStatus(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string
 	if err != nil {
 		return err
 	}
-	log, err := env.logger("error")
+	log, err := env.logger("")
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func runSync(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) 
 	if err != nil {
 		return err
 	}
-	log, err := env.logger("warn")
+	log, err := env.logger("")
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func runSync(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) 
 		}
 		return exitError{status: exitFailed, err: fmt.Errorf("sync: %w", err)}
 	case agent.OutcomePartial:
-		return exitError{status: exitPartial, err: errors.New("sync: some keys were rejected; the others are installed")}
+		return exitError{status: exitPartial, warn: true, err: errors.New("sync: some keys were rejected; the others are installed")}
 	}
 	return nil
 }

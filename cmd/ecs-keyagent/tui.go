@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
@@ -91,14 +93,25 @@ func (env *cliEnv) errorf(err error) {
 	}
 }
 
+// warnf prints a warning, and a hint when one applies.
+func (env *cliEnv) warnf(err error) {
+	fmt.Fprintf(env.stderr, "ecs-keyagent: warning: %v\n", err)
+	if h := hint(err); h != "" {
+		fmt.Fprintf(env.stderr, "ecs-keyagent: hint: %s\n", h)
+	}
+}
+
 // hint says what to do about err, or "" when there is nothing useful to say.
 func hint(err error) string {
 	var ue usageError
 	var nr needRootError
+	var status metadata.StatusError
 	var netErr *net.OpError
 	switch {
 	case errors.As(err, &nr):
 		return "run it as root: sudo ecs-keyagent " + commandOf(err)
+	case errors.Is(err, fs.ErrPermission):
+		return "the agent reads and writes other users' files and sshd's: run it as root (sudo)"
 	case errors.As(err, &ue) && ue.help != "":
 		return "see '" + ue.help + " -h'"
 	case errors.As(err, &ue):
@@ -107,10 +120,20 @@ func hint(err error) string {
 		return "the agent never follows symbolic links or writes files others control: fix the owner and mode (chown USER, chmod go-w) or remove the link, then run sync again"
 	case errors.Is(err, keys.ErrDamagedBlock):
 		return "repair or delete the '# BEGIN/# END ecs-keyagent' marker lines in that file, then run sync again"
+	case errors.Is(err, metadata.ErrDisabled):
+		return "metadata access is disabled for this instance: enable it in the ECS console (instance metadata options) and run sync again"
+	case errors.Is(err, metadata.ErrTimeout):
+		return "the metadata service did not answer in time: check the instance's network; if it is only slow, raise request_timeout in /etc/ecs-keyagent/config.toml"
+	case errors.As(err, &status) && status.Status >= 500:
+		return "the metadata service failed; this is usually brief: run sync again in a minute (the service retries by itself)"
+	case errors.Is(err, agent.ErrNoUsableKey):
+		return "the agent refused every key the instance has (see the key lines above): bind an ed25519, ECDSA or RSA key pair of at least min_rsa_bits"
+	case errors.Is(err, account.ErrNoUser):
+		return "no such user on this system: create it, or name existing users with --user or users in /etc/ecs-keyagent/config.toml"
+	case errors.Is(err, fs.ErrNotExist) && strings.Contains(err.Error(), "home"):
+		return "the user's home directory does not exist: create it (mkhomedir_helper USER) and run sync again"
 	case errors.As(err, &netErr):
-		return "is this an ECS instance with the metadata service reachable? set endpoint in the configuration or --endpoint"
-	case errors.Is(err, metadata.ErrNoKeyBound):
-		return ""
+		return "is this an ECS instance with the metadata service reachable? set endpoint in /etc/ecs-keyagent/config.toml or --endpoint"
 	}
 	return ""
 }
