@@ -31,25 +31,27 @@ const DefaultPath = "/etc/ecs-keyagent/config.toml"
 // maxFileSize bounds the configuration file we are willing to read.
 const maxFileSize = 1 << 20
 
-// Config is the agent's configuration after defaults are applied.
+// Config is the agent's configuration after defaults are applied. The want
+// tag says, in an error message, what a key takes when its value has the
+// wrong TOML type.
 type Config struct {
-	Endpoint       metadata.Endpoint  `toml:"endpoint"`
-	Token          metadata.TokenMode `toml:"token"`
-	TokenTTL       Duration           `toml:"token_ttl"`
-	RequestTimeout Duration           `toml:"request_timeout"`
-	Users          []string           `toml:"users"` // empty: ECS's logon user, see Users
-	AdoptBoundKeys bool               `toml:"adopt_bound_keys"`
-	MinRSABits     int                `toml:"min_rsa_bits"`
-	PollInterval   Duration           `toml:"poll_interval"`
-	BootTimeout    Duration           `toml:"boot_timeout"`
-	SSHD           SSHD               `toml:"sshd"`
+	Endpoint       metadata.Endpoint  `toml:"endpoint" want:"a URL string such as \"http://100.100.100.200\""`
+	Token          metadata.TokenMode `toml:"token" want:"\"auto\", \"required\" or \"off\""`
+	TokenTTL       Duration           `toml:"token_ttl" want:"a duration string such as \"6h\""`
+	RequestTimeout Duration           `toml:"request_timeout" want:"a duration string such as \"2s\""`
+	Users          []string           `toml:"users" want:"a list of names such as [\"root\"]"` // empty: ECS's logon user, see Users
+	AdoptBoundKeys bool               `toml:"adopt_bound_keys" want:"true or false"`
+	MinRSABits     int                `toml:"min_rsa_bits" want:"a whole number such as 2048"`
+	PollInterval   Duration           `toml:"poll_interval" want:"a duration string such as \"30s\""`
+	BootTimeout    Duration           `toml:"boot_timeout" want:"a duration string such as \"60s\""`
+	SSHD           SSHD               `toml:"sshd" want:"a table: a line [sshd], then its keys"`
 }
 
 // SSHD is the [sshd] table: how the agent treats password logon.
 type SSHD struct {
-	PasswordAuthentication sshd.Mode `toml:"password_authentication"`
-	KeyboardInteractive    sshd.Mode `toml:"keyboard_interactive"`
-	Config                 string    `toml:"config"`
+	PasswordAuthentication sshd.Mode `toml:"password_authentication" want:"\"platform\", \"disable\" or \"keep\""`
+	KeyboardInteractive    sshd.Mode `toml:"keyboard_interactive" want:"\"platform\", \"disable\" or \"keep\""`
+	Config                 string    `toml:"config" want:"a path string such as \"/etc/ssh/sshd_config\""`
 }
 
 // Duration is a time.Duration written as a string such as "2s" or "30s".
@@ -139,7 +141,13 @@ func Parse(data []byte, cfg *Config) error {
 }
 
 // decode reads TOML data over cfg; typed values check themselves here.
+// Unknown keys and values of the wrong TOML type are found first, in the
+// order of the file, on a generic decoding: the library's own messages for
+// them name Go types, not what the key wants.
 func decode(data []byte, cfg *Config) (toml.MetaData, error) {
+	if err := checkKeys(data); err != nil {
+		return toml.MetaData{}, err
+	}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
 	if err != nil {
 		var perr toml.ParseError
@@ -204,8 +212,8 @@ func ValidUserName(name string) bool {
 
 // keyLine finds the line that defines key, for error messages: the TOML
 // library reports positions of syntax errors but not of decoded keys. It
-// understands the subset our configuration uses (bare keys, [tables]) and
-// answers 0 when it cannot tell.
+// understands the subset our configuration uses (bare keys, [tables]: a
+// table's line is its header's) and answers 0 when it cannot tell.
 func keyLine(data []byte, key toml.Key) int {
 	table, name := "", key[len(key)-1]
 	want := strings.Join(key[:len(key)-1], ".")
@@ -213,6 +221,9 @@ func keyLine(data []byte, key toml.Key) int {
 		line = strings.TrimSpace(line)
 		if strings.HasPrefix(line, "[") {
 			table = strings.TrimSpace(strings.Trim(line, "[]"))
+			if table == strings.Join(key, ".") {
+				return i + 1
+			}
 			continue
 		}
 		k, _, ok := strings.Cut(line, "=")
