@@ -43,7 +43,7 @@ type command struct {
 	run                func(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error
 }
 
-var commands = []*command{syncCmd, runCmd, statusCmd, restoreCmd, versionCmd}
+var commands = []*command{syncCmd, runCmd, statusCmd, restoreCmd, checkConfigCmd, versionCmd}
 
 // cliEnv is what every subcommand gets: output streams, reload requests
 // and global flags.

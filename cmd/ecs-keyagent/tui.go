@@ -18,8 +18,12 @@ import (
 // usage prints the top-level help.
 func (env *cliEnv) usage() {
 	fmt.Fprintf(env.stderr, "Usage: ecs-keyagent [--log-level LEVEL] COMMAND [flags]\n\nCommands:\n")
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(env.stderr, "  %-8s %s\n", c.name, c.short)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(env.stderr, "  %-*s  %s\n", width, c.name, c.short)
 	}
 	fmt.Fprintf(env.stderr, "\nRun 'ecs-keyagent COMMAND -h' for a command's flags.\n")
 }
@@ -198,4 +202,24 @@ func printStatus(w io.Writer, r *agent.Report, last time.Time) {
 		fmt.Fprintf(w, "error: %s\n", r.Error)
 	}
 	printSummary(w, r)
+}
+
+// printConfigOK says that check-config found the file good, or absent
+// (every key at its default).
+func printConfigOK(w io.Writer, path string, exists bool) {
+	if !exists {
+		fmt.Fprintf(w, "ok: %s does not exist; every key has its default\n", path)
+		return
+	}
+	fmt.Fprintf(w, "ok: %s\n", path)
+}
+
+// configError prints why check-config refused the file at path.
+func (env *cliEnv) configError(err error, path string) {
+	var ue usageError
+	if errors.As(err, &ue) {
+		err = ue.err
+	}
+	fmt.Fprintf(env.stderr, "ecs-keyagent: error: %v\n", err)
+	fmt.Fprintf(env.stderr, "ecs-keyagent: hint: fix %s (the keys are in ecs-keyagent(8) and the README), then run 'ecs-keyagent check-config' again\n", path)
 }
