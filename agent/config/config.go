@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -44,7 +45,10 @@ type Config struct {
 	MinRSABits     int                `toml:"min_rsa_bits" want:"a whole number such as 2048"`
 	PollInterval   Duration           `toml:"poll_interval" want:"a duration string such as \"30s\""`
 	BootTimeout    Duration           `toml:"boot_timeout" want:"a duration string such as \"60s\""`
-	SSHD           SSHD               `toml:"sshd" want:"a table: a line [sshd], then its keys"`
+	// MetricsTextfile is where each sync writes its metrics for the node
+	// exporter's textfile collector; "" writes none.
+	MetricsTextfile Textfile `toml:"metrics_textfile" want:"a path string such as \"/var/lib/prometheus/node-exporter/ecs_keyagent.prom\""`
+	SSHD            SSHD     `toml:"sshd" want:"a table: a line [sshd], then its keys"`
 }
 
 // SSHD is the [sshd] table: how the agent treats password logon.
@@ -72,6 +76,25 @@ func (d *Duration) UnmarshalText(text []byte) error {
 
 // MarshalText renders the duration as a Go duration string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Textfile is the path of a Prometheus textfile: absolute and clean, its
+// name ending in ".prom", the files the node exporter's textfile collector
+// reads. "" is none.
+type Textfile string
+
+// UnmarshalText accepts "" or an absolute path ending in ".prom".
+func (t *Textfile) UnmarshalText(text []byte) error {
+	p := string(text)
+	base := path.Base(p)
+	if p != "" && (!path.IsAbs(p) || path.Clean(p) != p || !strings.HasSuffix(base, ".prom") || base == ".prom") {
+		return fmt.Errorf("want an absolute path ending in .prom, such as \"/var/lib/prometheus/node-exporter/ecs_keyagent.prom\", got %q", p)
+	}
+	*t = Textfile(p)
+	return nil
+}
+
+// MarshalText returns the path.
+func (t Textfile) MarshalText() ([]byte, error) { return []byte(t), nil }
 
 // Default returns the configuration used when no file sets a key.
 func Default() Config {

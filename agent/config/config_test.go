@@ -74,6 +74,16 @@ config = "/etc/ssh/custom_config"
 		{name: "endpoint with a path", input: "endpoint = \"http://100.100.100.200/latest\"\n", wantErr: "line 1: endpoint: "},
 		{name: "endpoint port out of range", input: "endpoint = \"http://127.0.0.1:99999\"\n", wantErr: "line 1: endpoint: "},
 		{name: "syntax error", input: "endpoint = \n", wantErr: "line 1"},
+		{name: "metrics textfile", input: "metrics_textfile = \"/var/lib/prometheus/node-exporter/ecs_keyagent.prom\"\n", check: func(c Config) bool {
+			return c.MetricsTextfile == "/var/lib/prometheus/node-exporter/ecs_keyagent.prom"
+		}},
+		{name: "metrics textfile off", input: "metrics_textfile = \"\"\n", check: func(c Config) bool { return c.MetricsTextfile == "" }},
+		{name: "metrics textfile not .prom", input: "metrics_textfile = \"/var/lib/prometheus/node-exporter/ecs_keyagent.txt\"\n",
+			wantErr: `line 1: metrics_textfile: want an absolute path ending in .prom, such as "/var/lib/prometheus/node-exporter/ecs_keyagent.prom", got "/var/lib/prometheus/node-exporter/ecs_keyagent.txt"`},
+		{name: "metrics textfile relative", input: "metrics_textfile = \"ecs_keyagent.prom\"\n", wantErr: "line 1: metrics_textfile: want an absolute path"},
+		{name: "metrics textfile with ..", input: "metrics_textfile = \"/var/lib/../x.prom\"\n", wantErr: "line 1: metrics_textfile: want an absolute path"},
+		{name: "metrics textfile no name", input: "metrics_textfile = \"/var/lib/.prom\"\n", wantErr: "line 1: metrics_textfile: want an absolute path"},
+		{name: "metrics textfile number", input: "metrics_textfile = 1\n", wantErr: `line 1: metrics_textfile: want a path string such as "/var/lib/prometheus/node-exporter/ecs_keyagent.prom", got a whole number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +146,7 @@ func TestKnownKeys(t *testing.T) {
 	for _, k := range knownKeys() {
 		names = append(names, k.name)
 	}
-	want := "endpoint token token_ttl request_timeout users adopt_bound_keys min_rsa_bits poll_interval boot_timeout " +
+	want := "endpoint token token_ttl request_timeout users adopt_bound_keys min_rsa_bits poll_interval boot_timeout metrics_textfile " +
 		"sshd sshd.password_authentication sshd.keyboard_interactive sshd.config"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("knownKeys() = %s, want %s", got, want)
