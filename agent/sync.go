@@ -44,6 +44,12 @@ type Options struct {
 	Root   string // filesystem root for every path; "" means "/"
 	DryRun bool   // compute and report, write nothing
 	Logger *zap.Logger
+	// Version is the agent's, for the metrics textfile.
+	Version string
+	// Started is when the service started: the metrics' failure count runs
+	// from then. Zero for a one-shot sync, which carries the count on from
+	// the previous metrics file (see metrics.go).
+	Started time.Time
 }
 
 // Engine runs syncs. The one-shot command and the daemon share it, so they
@@ -114,6 +120,7 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 	if err != nil {
 		r.fail(err)
 		e.saveState(r)
+		e.writeMetrics(r)
 		return r
 	}
 	for _, name := range e.Users() {
@@ -132,6 +139,7 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 		}
 	}
 	e.saveState(r)
+	e.writeMetrics(r)
 	return r
 }
 

@@ -37,6 +37,22 @@ func TestConfigDefaults(t *testing.T) {
 		})
 	}
 	if n := len(commented.FindAll(data, -1)); n != 11 {
-		t.Errorf("config.toml has %d commented settings, want 11 (one per key in the README)", n)
+		t.Errorf("config.toml has %d commented settings, want 11 (one per key in the README with a default)", n)
+	}
+	// Keys without a default are shown as examples, "# key = value": they
+	// must parse too.
+	examples := example.FindAll(data, -1)
+	if len(examples) != 2 {
+		t.Errorf("config.toml has %d examples, want 2 (users, metrics_textfile)", len(examples))
+	}
+	for _, ex := range examples {
+		cfg := config.Default()
+		line := example.ReplaceAll(ex, []byte("$1"))
+		if err := config.Parse(line, &cfg); err != nil {
+			t.Errorf("config.toml example %q: %v", line, err)
+		}
 	}
 }
+
+// example matches an example setting such as `# users = ["root", "ecs-user"]`.
+var example = regexp.MustCompile(`(?m)^# ([a-z_]+ = .*)$`)

@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -31,25 +32,30 @@ const DefaultPath = "/etc/ecs-keyagent/config.toml"
 // maxFileSize bounds the configuration file we are willing to read.
 const maxFileSize = 1 << 20
 
-// Config is the agent's configuration after defaults are applied.
+// Config is the agent's configuration after defaults are applied. The want
+// tag says, in an error message, what a key takes when its value has the
+// wrong TOML type.
 type Config struct {
-	Endpoint       metadata.Endpoint  `toml:"endpoint"`
-	Token          metadata.TokenMode `toml:"token"`
-	TokenTTL       Duration           `toml:"token_ttl"`
-	RequestTimeout Duration           `toml:"request_timeout"`
-	Users          []string           `toml:"users"` // empty: ECS's logon user, see Users
-	AdoptBoundKeys bool               `toml:"adopt_bound_keys"`
-	MinRSABits     int                `toml:"min_rsa_bits"`
-	PollInterval   Duration           `toml:"poll_interval"`
-	BootTimeout    Duration           `toml:"boot_timeout"`
-	SSHD           SSHD               `toml:"sshd"`
+	Endpoint       metadata.Endpoint  `toml:"endpoint" want:"a URL string such as \"http://100.100.100.200\""`
+	Token          metadata.TokenMode `toml:"token" want:"\"auto\", \"required\" or \"off\""`
+	TokenTTL       Duration           `toml:"token_ttl" want:"a duration string such as \"6h\""`
+	RequestTimeout Duration           `toml:"request_timeout" want:"a duration string such as \"2s\""`
+	Users          []string           `toml:"users" want:"a list of names such as [\"root\"]"` // empty: ECS's logon user, see Users
+	AdoptBoundKeys bool               `toml:"adopt_bound_keys" want:"true or false"`
+	MinRSABits     int                `toml:"min_rsa_bits" want:"a whole number such as 2048"`
+	PollInterval   Duration           `toml:"poll_interval" want:"a duration string such as \"30s\""`
+	BootTimeout    Duration           `toml:"boot_timeout" want:"a duration string such as \"60s\""`
+	// MetricsTextfile is where each sync writes its metrics for the node
+	// exporter's textfile collector; "" writes none.
+	MetricsTextfile Textfile `toml:"metrics_textfile" want:"a path string such as \"/var/lib/prometheus/node-exporter/ecs_keyagent.prom\""`
+	SSHD            SSHD     `toml:"sshd" want:"a table: a line [sshd], then its keys"`
 }
 
 // SSHD is the [sshd] table: how the agent treats password logon.
 type SSHD struct {
-	PasswordAuthentication sshd.Mode `toml:"password_authentication"`
-	KeyboardInteractive    sshd.Mode `toml:"keyboard_interactive"`
-	Config                 string    `toml:"config"`
+	PasswordAuthentication sshd.Mode `toml:"password_authentication" want:"\"platform\", \"disable\" or \"keep\""`
+	KeyboardInteractive    sshd.Mode `toml:"keyboard_interactive" want:"\"platform\", \"disable\" or \"keep\""`
+	Config                 string    `toml:"config" want:"a path string such as \"/etc/ssh/sshd_config\""`
 }
 
 // Duration is a time.Duration written as a string such as "2s" or "30s".
@@ -70,6 +76,25 @@ func (d *Duration) UnmarshalText(text []byte) error {
 
 // MarshalText renders the duration as a Go duration string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Textfile is the path of a Prometheus textfile: absolute and clean, its
+// name ending in ".prom", the files the node exporter's textfile collector
+// reads. "" is none.
+type Textfile string
+
+// UnmarshalText accepts "" or an absolute path ending in ".prom".
+func (t *Textfile) UnmarshalText(text []byte) error {
+	p := string(text)
+	base := path.Base(p)
+	if p != "" && (!path.IsAbs(p) || path.Clean(p) != p || !strings.HasSuffix(base, ".prom") || base == ".prom") {
+		return fmt.Errorf("want an absolute path ending in .prom, such as \"/var/lib/prometheus/node-exporter/ecs_keyagent.prom\", got %q", p)
+	}
+	*t = Textfile(p)
+	return nil
+}
+
+// MarshalText returns the path.
+func (t Textfile) MarshalText() ([]byte, error) { return []byte(t), nil }
 
 // Default returns the configuration used when no file sets a key.
 func Default() Config {
@@ -139,7 +164,13 @@ func Parse(data []byte, cfg *Config) error {
 }
 
 // decode reads TOML data over cfg; typed values check themselves here.
+// Unknown keys and values of the wrong TOML type are found first, in the
+// order of the file, on a generic decoding: the library's own messages for
+// them name Go types, not what the key wants.
 func decode(data []byte, cfg *Config) (toml.MetaData, error) {
+	if err := checkKeys(data); err != nil {
+		return toml.MetaData{}, err
+	}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
 	if err != nil {
 		var perr toml.ParseError
@@ -204,8 +235,8 @@ func ValidUserName(name string) bool {
 
 // keyLine finds the line that defines key, for error messages: the TOML
 // library reports positions of syntax errors but not of decoded keys. It
-// understands the subset our configuration uses (bare keys, [tables]) and
-// answers 0 when it cannot tell.
+// understands the subset our configuration uses (bare keys, [tables]: a
+// table's line is its header's) and answers 0 when it cannot tell.
 func keyLine(data []byte, key toml.Key) int {
 	table, name := "", key[len(key)-1]
 	want := strings.Join(key[:len(key)-1], ".")
@@ -213,6 +244,9 @@ func keyLine(data []byte, key toml.Key) int {
 		line = strings.TrimSpace(line)
 		if strings.HasPrefix(line, "[") {
 			table = strings.TrimSpace(strings.Trim(line, "[]"))
+			if table == strings.Join(key, ".") {
+				return i + 1
+			}
 			continue
 		}
 		k, _, ok := strings.Cut(line, "=")

@@ -44,7 +44,20 @@ config = "/etc/ssh/custom_config"
 		}},
 		{name: "unknown key names key and line", input: "token = \"auto\"\nendpiont = \"x\"\n", wantErr: `line 2: unknown key "endpiont"`},
 		{name: "unknown key in table", input: "[sshd]\n\npasword = \"no\"\n", wantErr: `line 3: unknown key "sshd.pasword"`},
-		{name: "wrong type", input: "users = \"root\"\n", wantErr: "line 1"},
+		{name: "wrong type", input: "\nusers = \"root\"\n", wantErr: `line 2: users: want a list of names such as ["root"], got a string`},
+		{name: "list of the wrong type", input: "users = [0]\n", wantErr: `line 1: users: want a list of names such as ["root"], got a list holding a whole number`},
+		{name: "string for a number", input: "min_rsa_bits = \"2048\"\n", wantErr: "line 1: min_rsa_bits: want a whole number such as 2048, got a string"},
+		{name: "string for a boolean", input: "adopt_bound_keys = \"no\"\n", wantErr: "line 1: adopt_bound_keys: want true or false, got a string"},
+		{name: "number for a path", input: "[sshd]\nconfig = 1\n", wantErr: `line 2: sshd.config: want a path string such as "/etc/ssh/sshd_config", got a whole number`},
+		{name: "value for a table", input: "sshd = \"keep\"\n", wantErr: "line 1: sshd: want a table: a line [sshd], then its keys, got a string"},
+		{name: "did you mean", input: "token = \"auto\"\nuser = [\"root\"]\n", wantErr: `line 2: unknown key "user"; did you mean "users"?`},
+		{name: "did you mean, swapped letters", input: "endpiont = \"x\"\n", wantErr: `line 1: unknown key "endpiont"; did you mean "endpoint"?`},
+		{name: "did you mean, start of a key", input: "[sshd]\npassword = \"keep\"\n", wantErr: `line 2: unknown key "sshd.password"; did you mean "sshd.password_authentication"?`},
+		{name: "did you mean, wrong table", input: "password_authentication = \"keep\"\n", wantErr: `line 1: unknown key "password_authentication"; did you mean "sshd.password_authentication" (under [sshd])?`},
+		{name: "did you mean, top-level key in a table", input: "[sshd]\nusers = [\"root\"]\n", wantErr: `line 2: unknown key "sshd.users"; did you mean "users" (at the top, before any [table] line)?`},
+		{name: "did you mean, table", input: "[ssh]\nconfig = \"/x\"\n", wantErr: `line 1: unknown key "ssh"; did you mean "sshd"?`},
+		{name: "nothing close", input: "colour = \"blue\"\n", wantErr: `line 1: unknown key "colour"`},
+		{name: "first problem in file order", input: "min_rsa_bits = \"x\"\nuser = 1\n", wantErr: "line 1: min_rsa_bits"},
 		{name: "bad duration", input: "\n\nrequest_timeout = \"2 seconds\"\n", wantErr: "line 3: request_timeout: "},
 		{name: "fractional token ttl", input: "token_ttl = \"1500ms\"\n", wantErr: "line 1: token_ttl: want a whole number of seconds"},
 		{name: "integer duration", input: "request_timeout = 2\n", wantErr: "line 1"},
@@ -61,11 +74,24 @@ config = "/etc/ssh/custom_config"
 		{name: "endpoint with a path", input: "endpoint = \"http://100.100.100.200/latest\"\n", wantErr: "line 1: endpoint: "},
 		{name: "endpoint port out of range", input: "endpoint = \"http://127.0.0.1:99999\"\n", wantErr: "line 1: endpoint: "},
 		{name: "syntax error", input: "endpoint = \n", wantErr: "line 1"},
+		{name: "metrics textfile", input: "metrics_textfile = \"/var/lib/prometheus/node-exporter/ecs_keyagent.prom\"\n", check: func(c Config) bool {
+			return c.MetricsTextfile == "/var/lib/prometheus/node-exporter/ecs_keyagent.prom"
+		}},
+		{name: "metrics textfile off", input: "metrics_textfile = \"\"\n", check: func(c Config) bool { return c.MetricsTextfile == "" }},
+		{name: "metrics textfile not .prom", input: "metrics_textfile = \"/var/lib/prometheus/node-exporter/ecs_keyagent.txt\"\n",
+			wantErr: `line 1: metrics_textfile: want an absolute path ending in .prom, such as "/var/lib/prometheus/node-exporter/ecs_keyagent.prom", got "/var/lib/prometheus/node-exporter/ecs_keyagent.txt"`},
+		{name: "metrics textfile relative", input: "metrics_textfile = \"ecs_keyagent.prom\"\n", wantErr: "line 1: metrics_textfile: want an absolute path"},
+		{name: "metrics textfile with ..", input: "metrics_textfile = \"/var/lib/../x.prom\"\n", wantErr: "line 1: metrics_textfile: want an absolute path"},
+		{name: "metrics textfile no name", input: "metrics_textfile = \"/var/lib/.prom\"\n", wantErr: "line 1: metrics_textfile: want an absolute path"},
+		{name: "metrics textfile number", input: "metrics_textfile = 1\n", wantErr: `line 1: metrics_textfile: want a path string such as "/var/lib/prometheus/node-exporter/ecs_keyagent.prom", got a whole number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Default()
 			err := Parse([]byte(tt.input), &cfg)
+			if tt.name == "nothing close" && err != nil && strings.Contains(err.Error(), "did you mean") {
+				t.Fatalf("Parse(%q) error = %v, want no suggestion", tt.input, err)
+			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Parse(%q) error = %v, want it to contain %q", tt.input, err, tt.wantErr)
@@ -110,5 +136,33 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(good, true, func(c *Config) { c.Users = []string{"../x"} }); err == nil || !strings.Contains(err.Error(), "users") {
 		t.Errorf("Load(override bad user) = %v, want a users error", err)
+	}
+}
+
+// TestKnownKeys checks that every key of Config is known to the checks
+// that run before decoding, with what it wants in words.
+func TestKnownKeys(t *testing.T) {
+	var names []string
+	for _, k := range knownKeys() {
+		names = append(names, k.name)
+	}
+	want := "endpoint token token_ttl request_timeout users adopt_bound_keys min_rsa_bits poll_interval boot_timeout metrics_textfile " +
+		"sshd sshd.password_authentication sshd.keyboard_interactive sshd.config"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("knownKeys() = %s, want %s", got, want)
+	}
+}
+
+func TestDistance(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want int
+	}{
+		{"users", "users", 0}, {"user", "users", 1}, {"endpiont", "endpoint", 1},
+		{"", "abc", 3}, {"kitten", "sitting", 3},
+	} {
+		if got := distance(tt.a, tt.b); got != tt.want {
+			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
 	}
 }

@@ -41,7 +41,11 @@
 // anyone else. Group or other write permission is refused everywhere, as sshd's
 // StrictModes does for the home, ~/.ssh and authorized_keys (sshd(8)).
 //
-// OpenSystemDir follows no symlinks at all below the root.
+// OpenSystemDir follows no symlinks at all below the root. Neither does
+// OpenOutputDir, for a directory where the agent publishes a file for another program
+// (a metrics textfile): only the directory itself must be trusted; the directories
+// above it may belong to another user (Debian's /var/lib/prometheus) but must not be
+// writable by group or others.
 //
 // Linux only.
 package securefs

@@ -187,3 +187,51 @@ func TestOpenSystemDir(t *testing.T) {
 	_, err = OpenSystemDir(root, "/etc/ssh", false)
 	wantUnsafe(t, "OpenSystemDir(group-writable)", err, "refuse /etc/ssh: it is writable by group or others")
 }
+
+// TestOpenOutputDir: Debian's node exporter layout, /var/lib/prometheus
+// owned by prometheus holding the root-owned node-exporter directory, is
+// accepted; the directory itself must still be ours, and nothing is
+// followed or created.
+func TestOpenOutputDir(t *testing.T) {
+	root := newTree(t)
+	mkdir(t, filepath.Join(root, "var"), 0o755, -1, -1)
+	mkdir(t, filepath.Join(root, "var/lib"), 0o755, -1, -1)
+	mkdir(t, filepath.Join(root, "var/lib/prometheus"), 0o755, uid, gid)
+	mkdir(t, filepath.Join(root, "var/lib/prometheus/node-exporter"), 0o755, -1, -1)
+	d, err := OpenOutputDir(root, "/var/lib/prometheus/node-exporter")
+	if err != nil {
+		t.Fatalf("OpenOutputDir(Debian's layout) = %v", err)
+	}
+	if err := d.WriteFile("ecs_keyagent.prom", []byte("x 1\n"), 0o644, -1, -1); err != nil {
+		t.Fatalf("WriteFile: %v", err)
+	}
+	d.Close()
+	// OpenSystemDir refuses the same path: its rule covers every directory.
+	_, err = OpenSystemDir(root, "/var/lib/prometheus/node-exporter", false)
+	wantUnsafe(t, "OpenSystemDir(prometheus-owned parent)", err, "refuse /var/lib/prometheus: it is owned by uid 4242")
+
+	if _, err := OpenOutputDir(root, "/var/lib/prometheus/missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenOutputDir(missing) = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/prometheus/missing")); err == nil {
+		t.Errorf("OpenOutputDir created the missing directory")
+	}
+
+	// The directory itself must be ours, not writable by others, not a link.
+	mkdir(t, filepath.Join(root, "var/lib/prometheus/theirs"), 0o755, uid, gid)
+	_, err = OpenOutputDir(root, "/var/lib/prometheus/theirs")
+	wantUnsafe(t, "OpenOutputDir(foreign directory)", err, "refuse /var/lib/prometheus/theirs: it is owned by uid 4242")
+	mkdir(t, filepath.Join(root, "var/lib/prometheus/open"), 0o777, -1, -1)
+	_, err = OpenOutputDir(root, "/var/lib/prometheus/open")
+	wantUnsafe(t, "OpenOutputDir(world-writable)", err, "refuse /var/lib/prometheus/open: it is writable by group or others")
+	if err := os.Symlink("/etc", filepath.Join(root, "var/lib/prometheus/link")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenOutputDir(root, "/var/lib/prometheus/link")
+	wantUnsafe(t, "OpenOutputDir(symlink)", err, "refuse /var/lib/prometheus/link: it is a symbolic link")
+
+	// A directory above that others may write is refused, whoever owns it.
+	chownMod(t, filepath.Join(root, "var/lib/prometheus"), 0o777, uid, gid)
+	_, err = OpenOutputDir(root, "/var/lib/prometheus/node-exporter")
+	wantUnsafe(t, "OpenOutputDir(world-writable parent)", err, "refuse /var/lib/prometheus: it is writable by group or others")
+}

@@ -81,6 +81,34 @@ func OpenSystemDir(root, path string, create bool) (*Dir, error) {
 	return &Dir{fd: fd, path: "/" + strings.Join(comps, "/")}, nil
 }
 
+// OpenOutputDir opens the existing directory path under root, in which the agent
+// publishes a file for another program to read, such as a metrics textfile for the
+// node exporter. Like OpenSystemDir it follows no symlinks below root, and the
+// directory itself must be owned by root or the euid and not writable by group or
+// others; unlike it, the directories above it may belong to anyone, as long as they
+// are not writable by group or others: Debian's /var/lib/prometheus belongs to the
+// prometheus user and holds the root-owned node-exporter directory. Such an owner can
+// rename what its directory holds, but since nothing is followed, the directory
+// reached at the end is still one that only root could have made and only root can
+// write. Nothing is created.
+func OpenOutputDir(root, path string) (*Dir, error) {
+	comps, err := splitAbs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", path, err)
+	}
+	rootfd, err := openRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(rootfd)
+	w := &walker{rootfd: rootfd, anyOwnerAbove: true}
+	fd, err := w.walk(comps, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{fd: fd, path: "/" + strings.Join(comps, "/")}, nil
+}
+
 // splitAbs splits an absolute path into components, refusing ".." so that what the
 // caller names and what we open cannot differ lexically.
 func splitAbs(p string) ([]string, error) {

@@ -131,6 +131,11 @@ func checkOwnerMode(p string, st *unix.Stat_t, owners ...int) error {
 	if !ok {
 		return refuse(p, "it is owned by uid %d, want one of %v", st.Uid, owners)
 	}
+	return checkMode(p, st)
+}
+
+// checkMode refuses any group/other write bit.
+func checkMode(p string, st *unix.Stat_t) error {
 	if st.Mode&0o022 != 0 {
 		return refuse(p, "it is writable by group or others (mode %#o)", st.Mode&0o7777)
 	}

@@ -13,9 +13,12 @@ import (
 // and never re-resolves anything by path.
 type walker struct {
 	rootfd int
-	follow bool     // follow symlinks held by trusted directories
-	stack  []int    // fds below the root, innermost last
-	names  []string // their names, for messages
+	follow bool // follow symlinks held by trusted directories
+	// anyOwnerAbove accepts any owner for the directories before the last
+	// component (OpenOutputDir); they must still not be group or other writable.
+	anyOwnerAbove bool
+	stack         []int    // fds below the root, innermost last
+	names         []string // their names, for messages
 }
 
 func (w *walker) cur() int {
@@ -91,7 +94,17 @@ func (w *walker) walk(comps []string, createLast bool) (int, error) {
 			queue = append(tc, queue...)
 			continue
 		}
-		if err := checkFD(fd, p, trustedOwners()...); err != nil {
+		check := func() error { return checkFD(fd, p, trustedOwners()...) }
+		if w.anyOwnerAbove && len(queue) > 0 {
+			check = func() error {
+				var st unix.Stat_t
+				if err := unix.Fstat(fd, &st); err != nil {
+					return fmt.Errorf("stat %s: %w", p, err)
+				}
+				return checkMode(p, &st)
+			}
+		}
+		if err := check(); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}

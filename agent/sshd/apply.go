@@ -49,7 +49,10 @@ type Options struct {
 	SSHDArgs       []string // extra arguments for every sshd run
 	Reloader       Reloader // nil is SystemReloader with sshd's PidFile
 	RetryReload    bool     // reload even if nothing changed: an earlier reload failed (ErrReload)
-	Logger         *zap.Logger
+	// DryRun plans the change and reports it (Result.Changed, Removed and
+	// Diff) without writing, running sshd or reloading it.
+	DryRun bool
+	Logger *zap.Logger
 
 	trust  string              // securefs root; tests set it below the world-writable /tmp
 	groups map[string][]string // the users' groups, for the parser's Match Group
@@ -73,6 +76,8 @@ type Result struct {
 	Method    string   // where the agent's settings go: "drop-in PATH", "marked block in PATH" or "none: ..."
 	Managed   string   // Apply: the file holding the agent's settings, as sshd sees it; "" when none
 	Changed   []string // files written or removed, as sshd sees them
+	Removed   []string // those of Changed that were removed
+	Diff      string   // DryRun: the change as a unified diff
 	Reloaded  bool
 	Reload    string // what was done about reloading, in words
 	CheckedBy string // CheckedBySSHD or CheckedByParser

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -273,4 +274,65 @@ func TestApplyForeignDropIn(t *testing.T) {
 		t.Errorf("Apply = %v, want a refusal", err)
 	}
 	sameFiles(t, "after refusal", f.snapshot(), before)
+}
+
+// TestRestoreDryRun: a dry run says which files a restore would remove and
+// rewrite, with the diff, and changes nothing; the restore then does just
+// that, naming the removed files.
+func TestRestoreDryRun(t *testing.T) {
+	requireSSHD(t)
+	for _, tt := range []struct {
+		name              string
+		main              string
+		changed, removed  []string
+		diffHas, diffHasN string
+	}{
+		{"drop-in layout", include + hostKeyL + "UsePAM yes\n", []string{dropIn}, []string{dropIn},
+			"+++ /dev/null", "-PasswordAuthentication no"},
+		{"main-file layout", hostKeyL + "PasswordAuthentication yes\nUsePAM yes\n", []string{mainFile}, nil,
+			"-" + disabledPrefix + "PasswordAuthentication yes", "+PasswordAuthentication yes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, map[string]string{mainFile: tt.main})
+			orig := f.snapshot()
+			rl := &fakeReloader{}
+			if _, err := Apply(context.Background(), f.options(rl, "root")); err != nil {
+				t.Fatalf("Apply(disable) = %v", err)
+			}
+			applied := f.snapshot()
+			paths := func(names []string) []string {
+				var out []string
+				for _, n := range names {
+					out = append(out, f.path(n))
+				}
+				return out
+			}
+
+			o := f.options(rl)
+			o.DryRun = true
+			rep, err := Restore(context.Background(), o)
+			if err != nil {
+				t.Fatalf("Restore(dry run) = %v", err)
+			}
+			if !slices.Equal(rep.Changed, paths(tt.changed)) || !slices.Equal(rep.Removed, paths(tt.removed)) {
+				t.Errorf("dry run: Changed %q, Removed %q; want %q, %q", rep.Changed, rep.Removed, paths(tt.changed), paths(tt.removed))
+			}
+			if !strings.Contains(rep.Diff, tt.diffHas) || !strings.Contains(rep.Diff, tt.diffHasN) {
+				t.Errorf("dry run: Diff =\n%s\nwant %q and %q", rep.Diff, tt.diffHas, tt.diffHasN)
+			}
+			sameFiles(t, "after a dry run", f.snapshot(), applied)
+			if rep.Reloaded || rl.count() != 1 {
+				t.Errorf("dry run reloaded: Reloaded %v, reloads %d", rep.Reloaded, rl.count())
+			}
+
+			rep, err = Restore(context.Background(), f.options(rl))
+			if err != nil {
+				t.Fatalf("Restore = %v", err)
+			}
+			if !slices.Equal(rep.Changed, paths(tt.changed)) || !slices.Equal(rep.Removed, paths(tt.removed)) || rep.Diff != "" {
+				t.Errorf("restore: Changed %q, Removed %q, Diff %q; want %q, %q, none", rep.Changed, rep.Removed, rep.Diff, paths(tt.changed), paths(tt.removed))
+			}
+			sameFiles(t, "after restore", f.snapshot(), orig)
+		})
+	}
 }

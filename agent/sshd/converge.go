@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rogpeppe/go-internal/diff"
 	"go.uber.org/zap"
 )
 
@@ -35,6 +36,19 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if o.DryRun {
+		res.Reload = "not reloaded: dry run"
+		for i, f := range after {
+			res.Changed = append(res.Changed, f.path)
+			newName := f.path
+			if !f.exists {
+				res.Removed = append(res.Removed, f.path)
+				newName = "/dev/null"
+			}
+			res.Diff += string(diff.Diff(f.path, before[i].data, newName, f.data))
+		}
+		return res, nil
+	}
 	if err := write(st, before, after); err != nil {
 		return res, err
 	}
@@ -49,6 +63,9 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 	}
 	for _, f := range after {
 		res.Changed = append(res.Changed, f.path)
+		if !f.exists {
+			res.Removed = append(res.Removed, f.path)
+		}
 		o.Logger.Info("updated sshd configuration", zap.String("file", f.path), zap.String("method", p.how))
 	}
 	views, pidfile, err := report(ctx, o, p.cfg, &res)
@@ -71,7 +88,7 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 			if rerr := restore(st, before); rerr != nil {
 				err = errors.Join(err, rerr)
 			}
-			res.Changed = nil
+			res.Changed, res.Removed = nil, nil
 			return res, err
 		}
 	}

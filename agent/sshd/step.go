@@ -22,6 +22,8 @@ import (
 type Report struct {
 	Method    string       `json:"method,omitempty"` // drop-in, marked block, or none
 	Changed   []string     `json:"changed,omitempty"`
+	Removed   []string     `json:"removed,omitempty"` // those of Changed that were removed
+	Diff      string       `json:"diff,omitempty"`    // a dry run's change, as a unified diff
 	Reloaded  bool         `json:"reloaded"`
 	Reload    string       `json:"reload,omitempty"`
 	CheckedBy string       `json:"checked_by,omitempty"`
@@ -316,15 +318,16 @@ func logons(targets []Target, views map[string][]view, off map[string]bool) []Lo
 // Restore removes what the agent wrote to sshd's configuration, restoring
 // the earlier bytes, checks the result with sshd -t and reloads sshd when it
 // runs: both modes keep. Report.Skipped is set when there is no sshd
-// configuration to restore.
+// configuration to restore. With o.DryRun it only says what it would
+// change (Report.Changed, Removed and Diff).
 func Restore(ctx context.Context, o Options) (*Report, error) {
 	o.Password, o.KbdInteractive, o.Users = Keep, Keep, nil
 	if skip := absent(o); skip != "" {
 		return &Report{Skipped: skip}, nil
 	}
 	res, err := Apply(ctx, o)
-	rep := &Report{Method: res.Method, Changed: res.Changed, Reloaded: res.Reloaded, Reload: res.Reload,
-		CheckedBy: res.CheckedBy, Warnings: res.Warnings}
+	rep := &Report{Method: res.Method, Changed: res.Changed, Removed: res.Removed, Diff: res.Diff,
+		Reloaded: res.Reloaded, Reload: res.Reload, CheckedBy: res.CheckedBy, Warnings: res.Warnings}
 	if err != nil {
 		rep.ReloadPending = errors.Is(err, ErrReload)
 		rep.Error = err.Error()

@@ -60,7 +60,7 @@ type command struct {
 	run                func(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error
 }
 
-var commands = []*command{syncCmd, runCmd, statusCmd, doctorCmd, restoreCmd, versionCmd}
+var commands = []*command{syncCmd, runCmd, statusCmd, doctorCmd, checkConfigCmd, restoreCmd, versionCmd}
 
 // cliEnv is what every subcommand gets: output streams, reload requests
 // and global flags.

@@ -135,17 +135,24 @@ func (a *commonArgs) load() (config.Config, error) {
 // loadConfig reads the configuration under root: the default file may be
 // missing, a named one must exist. override applies flags before validation.
 func loadConfig(root, path string, override func(*config.Config)) (config.Config, error) {
-	named := path != ""
-	if !named {
-		path = config.DefaultPath
-	}
-	full := path
-	if root != "" && filepath.IsAbs(path) {
-		full = filepath.Join(root, path)
-	}
+	full, named := configPath(root, path)
 	cfg, err := config.Load(full, named, override)
 	if err != nil {
 		return cfg, usageError{err: err}
 	}
 	return cfg, nil
+}
+
+// configPath is the file loadConfig reads for --root and --config, and
+// whether the user named it.
+func configPath(root, path string) (full string, named bool) {
+	named = path != ""
+	if !named {
+		path = config.DefaultPath
+	}
+	full = path
+	if root != "" && filepath.IsAbs(path) {
+		full = filepath.Join(root, path)
+	}
+	return full, named
 }

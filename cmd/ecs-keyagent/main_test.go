@@ -6,9 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,6 +60,7 @@ func TestScript(t *testing.T) {
 			"layout":   cmdLayout,
 			"stat":     cmdStat,
 			"samestat": cmdSameStat,
+			"exitcode": cmdExitCode,
 		},
 	})
 }
@@ -229,5 +232,26 @@ func cmdSameStat(ts *testscript.TestScript, neg bool, args []string) {
 	want := ts.ReadFile(args[1] + ".samestat")
 	if (want == sig) == neg {
 		ts.Fatalf("samestat %s: inode and mtime %s, before %s", args[1], sig, want)
+	}
+}
+
+// cmdExitCode runs a program like exec, keeping its output for stdout and
+// stderr, and checks its exit status: exitcode STATUS PROGRAM [ARGS...].
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode STATUS PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exitcode: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
 	}
 }

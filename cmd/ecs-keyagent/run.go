@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
@@ -44,7 +45,7 @@ func runRun(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) e
 	defer log.Sync() //nolint:errcheck // nothing useful to do on stderr errors
 
 	return service.Run(ctx, service.Options{
-		Engine: agent.Options{Config: cfg, Root: a.root, Logger: log},
+		Engine: agent.Options{Config: cfg, Root: a.root, Logger: log, Version: version, Started: time.Now()},
 		// A reload reads the same file with the same command-line overrides.
 		LoadConfig: func() (config.Config, error) { return a.load() },
 		Reload:     env.reload,

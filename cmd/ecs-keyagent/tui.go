@@ -7,11 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
@@ -252,24 +254,6 @@ func ways(l sshd.Logon) string {
 	return strings.Join(open, ", ")
 }
 
-// printRestore writes what restore-sshd did.
-func printRestore(w io.Writer, rep *sshd.Report, err error, mainFile string) {
-	switch {
-	case rep.Skipped != "":
-		// No openssh-server: nothing to restore, and never a reason to fail
-		// a package removal.
-		fmt.Fprintf(w, "sshd: nothing to restore: %s\n", rep.Skipped)
-	case len(rep.Changed) == 0 && err == nil:
-		fmt.Fprintf(w, "sshd: nothing to restore in %s\n", mainFile)
-	}
-	for _, f := range rep.Changed {
-		fmt.Fprintf(w, "sshd: restored %s\n", f)
-	}
-	if rep.Reload != "" && len(rep.Changed) > 0 {
-		fmt.Fprintf(w, "sshd: %s\n", rep.Reload)
-	}
-}
-
 // printStatus writes the state in force.
 func printStatus(w io.Writer, st *agent.Status, svc *systemd.UnitState) {
 	now := time.Now()
@@ -411,4 +395,76 @@ func printDoctor(w io.Writer, ds []agent.Diagnosis) {
 			}
 		}
 	}
+}
+
+// printConfigOK says that check-config found the file good, or absent
+// (every key at its default).
+func printConfigOK(w io.Writer, path string, exists bool) {
+	if !exists {
+		fmt.Fprintf(w, "ok: %s does not exist; every key has its default\n", path)
+		return
+	}
+	fmt.Fprintf(w, "ok: %s\n", path)
+}
+
+// configError prints why check-config refused the file at path.
+func (env *cliEnv) configError(err error, path string) {
+	var ue usageError
+	if errors.As(err, &ue) {
+		err = ue.err
+	}
+	fmt.Fprintf(env.stderr, "ecs-keyagent: error: %v\n", err)
+	fmt.Fprintf(env.stderr, "ecs-keyagent: hint: fix %s (the keys are in ecs-keyagent(8) and the README), then run 'ecs-keyagent check-config' again\n", path)
+}
+
+// printRestoreSSHD writes what restore-sshd did, or with dryRun would do:
+// "removed FILE" for a file it deleted (the agent's drop-in), "restored
+// FILE" for one it rewrote.
+func printRestoreSSHD(w io.Writer, rep *sshd.Report, err error, mainFile string, dryRun bool) {
+	switch {
+	case rep.Skipped != "":
+		// No openssh-server: nothing to restore, and never a reason to fail
+		// a package removal.
+		fmt.Fprintf(w, "sshd: nothing to restore: %s\n", rep.Skipped)
+		return
+	case len(rep.Changed) == 0 && err == nil:
+		fmt.Fprintf(w, "sshd: nothing to restore in %s\n", mainFile)
+		return
+	}
+	would := ""
+	if dryRun {
+		would = "would "
+	}
+	for _, f := range rep.Changed {
+		verb := "restore"
+		if slices.Contains(rep.Removed, f) {
+			verb = "remove"
+		}
+		if !dryRun {
+			verb += "d"
+		}
+		fmt.Fprintf(w, "sshd: %s%s %s\n", would, verb, f)
+	}
+	if dryRun {
+		fmt.Fprint(w, rep.Diff)
+		fmt.Fprintf(w, "sshd: dry run: nothing written, sshd not reloaded\n")
+		return
+	}
+	if rep.Reload != "" && len(rep.Changed) > 0 {
+		fmt.Fprintf(w, "sshd: %s\n", rep.Reload)
+	}
+}
+
+// restoreRefused says why restore-sshd will not run while the service does.
+func (env *cliEnv) restoreRefused(cfg config.Config, file string) {
+	fmt.Fprintf(env.stderr, "ecs-keyagent: error: restore-sshd: %s is running with [sshd] password_authentication = %q and keyboard_interactive = %q (%s): its next sync would write sshd's configuration again\n",
+		agentUnit, cfg.SSHD.PasswordAuthentication, cfg.SSHD.KeyboardInteractive, file)
+	fmt.Fprintf(env.stderr, "ecs-keyagent: hint: set both to \"keep\" in %s and run 'systemctl reload ecs-keyagent' (the service then removes its changes itself), or run 'systemctl stop ecs-keyagent' first\n", file)
+}
+
+// printRestoreWouldBeUndone notes, after a dry run, that a real run would
+// refuse while the service runs.
+func printRestoreWouldBeUndone(w io.Writer, cfg config.Config) {
+	fmt.Fprintf(w, "sshd: %s is running with password_authentication %q and keyboard_interactive %q: restore-sshd without --dry-run refuses until it is stopped or both are \"keep\"\n",
+		agentUnit, cfg.SSHD.PasswordAuthentication, cfg.SSHD.KeyboardInteractive)
 }

@@ -40,6 +40,35 @@ func (b *bootTest) commandsInside(c *container) {
 	if got := c.show(unit, "MainPID"); got != pid || c.show(unit, "ActiveState") != "active" {
 		t.Errorf("after systemctl reload: MainPID %s (was %s), ActiveState %s", got, pid, c.show(unit, "ActiveState"))
 	}
+
+	// A reload with a bad file fails (ExecReload= runs check-config first),
+	// says why in the journal, and leaves the service running as it was.
+	conf := filepath.Join(b.tree, "etc/ecs-keyagent/config.toml")
+	good := readFile(t, conf)
+	writeFile(t, conf, 0o644, good+"user = [\"root\"]\n")
+	if r := c.exec(time.Minute, "systemctl", "reload", unit); r.err == nil {
+		t.Errorf("systemctl reload with a bad configuration succeeded: %s", r)
+	}
+	if got := c.show(unit, "MainPID"); got != pid || c.show(unit, "ActiveState") != "active" {
+		t.Errorf("after a failed reload: MainPID %s (was %s), ActiveState %s", got, pid, c.show(unit, "ActiveState"))
+	}
+	if j := c.must("journalctl", "--no-pager", "-u", unit); !strings.Contains(j, `unknown key "user"; did you mean "users"?`) {
+		t.Errorf("the journal does not say why the reload failed:\n%s", j)
+	}
+	writeFile(t, conf, 0o644, good)
+
+	// restore-sshd refuses while the service would write sshd again, and
+	// changes nothing; its dry run shows what it would remove.
+	etcSSH := snapshot(t, filepath.Join(b.tree, "etc/ssh"))
+	if r := c.exec(time.Minute, "ecs-keyagent", "restore-sshd"); r.err == nil || !strings.Contains(r.stderr, "ecs-keyagent.service is running") {
+		t.Errorf("restore-sshd while the service runs: %s; want a refusal", r)
+	}
+	if out := c.must("ecs-keyagent", "restore-sshd", "--dry-run"); !strings.Contains(out, "sshd: would remove /etc/ssh/sshd_config.d/00-ecs-keyagent.conf") {
+		t.Errorf("restore-sshd --dry-run:\n%s", out)
+	}
+	if after := snapshot(t, filepath.Join(b.tree, "etc/ssh")); !maps.Equal(after, etcSSH) {
+		t.Errorf("restore-sshd changed /etc/ssh while refusing or in a dry run")
+	}
 }
 
 // upgradeAndRemove installs the same package again, which postinst treats
