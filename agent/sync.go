@@ -50,6 +50,9 @@ type Options struct {
 	// from then. Zero for a one-shot sync, which carries the count on from
 	// the previous metrics file (see metrics.go).
 	Started time.Time
+	// Progress, when not nil, hears about waits a person at a terminal
+	// should know of: for the lock, for a slow metadata service.
+	Progress func(msg string)
 }
 
 // Engine runs syncs. The one-shot command and the daemon share it, so they
@@ -79,6 +82,7 @@ func NewEngine(o Options) *Engine {
 		Token:          c.Token,
 		TokenTTL:       c.TokenTTL.Duration,
 		RequestTimeout: c.RequestTimeout.Duration,
+		Logger:         o.Logger,
 	})}
 }
 
@@ -109,7 +113,7 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 	o := e.opts
 	r := &Report{Time: time.Now().UTC(), DryRun: o.DryRun, Endpoint: string(o.Config.Endpoint), Outcome: OutcomeOK}
 	if !o.DryRun {
-		unlock, err := Lock(ctx, o.Root)
+		unlock, err := Lock(ctx, o.Root, o.Progress)
 		if err != nil {
 			r.fail(err)
 			return r
@@ -146,6 +150,10 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 // fetch reads the bound keys and validates them. Rejected keys are reported
 // and skipped; the rest are returned de-duplicated by fingerprint.
 func (e *Engine) fetch(ctx context.Context, r *Report) ([]keys.Key, error) {
+	if p := e.opts.Progress; p != nil {
+		t := time.AfterFunc(time.Second, func() { p("waiting for the metadata service at " + string(e.opts.Config.Endpoint)) })
+		defer t.Stop()
+	}
 	snap, err := e.client.Fetch(ctx)
 	r.InstanceID = snap.InstanceID
 	if errors.Is(err, metadata.ErrNoKeyBound) {
@@ -255,9 +263,13 @@ func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []
 	ur.Added, ur.Removed, ur.Kept = keys.Compare(before, managed)
 	ur.Usable, ur.keyTypes = e.usableKeys(ur.User, next)
 	if string(next) == string(old) {
+		e.opts.Logger.Debug("authorized_keys already right: not written", zap.String("user", ur.User), zap.String("path", ur.Path),
+			zap.Int("usable_keys", ur.Usable))
 		return nil
 	}
 	ur.Changed = true
+	e.opts.Logger.Debug("authorized_keys differs", zap.String("user", ur.User), zap.String("path", ur.Path),
+		zap.Strings("added", ur.Added), zap.Strings("removed", ur.Removed), zap.Strings("adopted", ur.Adopted), zap.Bool("dry_run", e.opts.DryRun))
 	if e.opts.DryRun {
 		ur.Diff = string(diff.Diff(ur.Path, old, ur.Path, next))
 		return nil

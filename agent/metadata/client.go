@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // ErrNoKeyBound is wrapped by Fetch when public-keys/ answers 404, the
@@ -71,6 +73,11 @@ func New(cfg Config) *Client {
 		c.base = string(ep)
 	}
 	dialer := &net.Dialer{Timeout: cfg.RequestTimeout}
+	defer func() {
+		if cfg.Logger != nil && cfg.Logger.Core().Enabled(zap.DebugLevel) {
+			c.http.Transport = loggingTransport{next: c.http.Transport, log: cfg.Logger}
+		}
+	}()
 	c.http = &http.Client{
 		Transport: &http.Transport{
 			// The service refuses proxied requests (403 on X-Forwarded-For)

@@ -2,9 +2,12 @@ package metadata
 
 import (
 	"fmt"
+
 	"net/url"
 	"strconv"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // TokenMode says whether the client uses the security-hardening token.
@@ -111,6 +114,7 @@ type Config struct {
 	TokenTTL       time.Duration    // default DefaultTokenTTL; see CheckTokenTTL
 	RequestTimeout time.Duration    // per request, body included; default DefaultRequestTimeout
 	Now            func() time.Time // clock for token expiry; nil means time.Now
+	Logger         *zap.Logger      // each request at debug level; nil logs nothing
 }
 
 // withDefaults returns cfg with its zero fields filled in.

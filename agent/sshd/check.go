@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -59,7 +60,9 @@ func (r sshdRunner) runOnce(ctx context.Context, args []string) ([]byte, error) 
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
 	var out limitedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
 	err := cmd.Run()
+	r.log.Debug("ran sshd", zap.Strings("args", argv), zap.Duration("took", time.Since(start)), zap.Bool("ok", err == nil))
 	b := out.buf.Bytes()
 	if err != nil {
 		msg := strings.TrimSpace(string(b))

@@ -101,9 +101,8 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	o.Password, why = resolve(o.Password, d, req.KeyBound)
 	var why2 string
 	o.KbdInteractive, why2 = resolve(o.KbdInteractive, d, req.KeyBound)
+	o.DryRun = req.DryRun // plan and judge as for real, write nothing
 	switch {
-	case req.DryRun:
-		why = "dry run"
 	case req.KeysFailed && (o.Password == Disable || o.KbdInteractive == Disable):
 		why = "the keys step failed"
 	case why == "":
@@ -119,8 +118,8 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 		}
 	}
 	res, skipped, logons, err := s.run(ctx, o, why, req)
-	rep := &Report{Skipped: skipped, Method: res.Method, Changed: res.Changed, Reloaded: res.Reloaded,
-		Reload: res.Reload, CheckedBy: res.CheckedBy, Warnings: res.Warnings, Logons: logons}
+	rep := &Report{Skipped: skipped, Method: res.Method, Changed: res.Changed, Removed: res.Removed, Diff: res.Diff,
+		Reloaded: res.Reloaded, Reload: res.Reload, CheckedBy: res.CheckedBy, Warnings: res.Warnings, Logons: logons}
 	for _, u := range res.Users {
 		rep.Users = append(rep.Users, UserReport{User: u.User,
 			PasswordAuthentication: u.PasswordAuthentication, KbdInteractiveAuthentication: u.KbdInteractiveAuthentication})
@@ -161,7 +160,7 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	if res.Managed != "" || skipped == "" {
 		s.managed = res.Managed // "" after keep: nothing of ours to watch
 	}
-	if key != "" && len(rep.Changed) == 0 {
+	if key != "" && len(rep.Changed) == 0 && !req.DryRun {
 		s.key, s.cached = key, *rep // what we wrote changes the fingerprint: take it next time
 	}
 	return rep, nil

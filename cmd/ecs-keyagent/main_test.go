@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/ssh"
@@ -45,6 +46,7 @@ func TestScript(t *testing.T) {
 			env.Setenv("UID_TEST", strconv.Itoa(agenttest.UserID()))
 			env.Setenv("GID_TEST", strconv.Itoa(agenttest.GroupID()))
 			env.Values[imdsKey{}] = &imdsHolder{}
+			env.Values[flockKey{}] = &flockHolder{}
 			return os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 		},
 		Condition: func(cond string) (bool, error) {
@@ -61,6 +63,7 @@ func TestScript(t *testing.T) {
 			"stat":     cmdStat,
 			"samestat": cmdSameStat,
 			"exitcode": cmdExitCode,
+			"flock":    cmdFlock,
 		},
 	})
 }
@@ -253,5 +256,41 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// flockKey finds a script's held lock among its testscript values.
+type flockKey struct{}
+
+type flockHolder struct{ fd int }
+
+// cmdFlock holds an exclusive flock as another sync would: flock hold FILE
+// [DURATION] takes it (creating the file), for DURATION when given;
+// flock release lets it go.
+func cmdFlock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: flock hold FILE [DURATION] | flock release")
+	}
+	h := ts.Value(flockKey{}).(*flockHolder)
+	switch args[0] {
+	case "hold":
+		p := ts.MkAbs(args[1])
+		ts.Check(os.MkdirAll(filepath.Dir(p), 0o755))
+		fd, err := syscall.Open(p, syscall.O_RDWR|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
+		ts.Check(err)
+		ts.Check(syscall.Flock(fd, syscall.LOCK_EX))
+		h.fd = fd
+		if len(args) > 2 {
+			d, err := time.ParseDuration(args[2])
+			ts.Check(err)
+			t := time.AfterFunc(d, func() { syscall.Close(fd) })
+			ts.Defer(func() { t.Stop() })
+			return
+		}
+		ts.Defer(func() { syscall.Close(fd) })
+	case "release":
+		ts.Check(syscall.Close(h.fd))
+	default:
+		ts.Fatalf("flock: unknown subcommand %q", args[0])
 	}
 }

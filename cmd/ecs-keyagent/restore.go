@@ -71,7 +71,7 @@ func runRestore(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []strin
 		return exitError{status: exitFailed}
 	}
 	if !a.dryRun {
-		unlock, err := agent.Lock(ctx, a.root)
+		unlock, err := agent.Lock(ctx, a.root, env.progress)
 		if err != nil {
 			return err
 		}

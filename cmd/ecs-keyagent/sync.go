@@ -43,7 +43,7 @@ func runSync(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) 
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // nothing useful to do on stderr errors
-	eng := agent.NewEngine(agent.Options{Config: cfg, Root: a.root, DryRun: a.dryRun, Logger: log, Version: version})
+	eng := agent.NewEngine(agent.Options{Config: cfg, Root: a.root, DryRun: a.dryRun, Logger: log, Version: version, Progress: env.progress})
 	r := eng.Sync(ctx)
 	if a.json {
 		enc := json.NewEncoder(env.stdout)

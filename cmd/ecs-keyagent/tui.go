@@ -95,6 +95,11 @@ func (env *cliEnv) errorf(err error) {
 	}
 }
 
+// progress tells the person at the terminal what the command waits for.
+func (env *cliEnv) progress(msg string) {
+	fmt.Fprintf(env.stderr, "ecs-keyagent: %s\n", msg)
+}
+
 // warnf prints a warning, and a hint when one applies.
 func (env *cliEnv) warnf(err error) {
 	fmt.Fprintf(env.stderr, "ecs-keyagent: warning: %v\n", err)
@@ -224,8 +229,19 @@ func printSSHD(w io.Writer, s *sshd.Report) {
 	for _, u := range s.AlsoOff {
 		fmt.Fprintf(w, "sshd: password logon is now off for %s too: %s has a password and no key\n", u, u)
 	}
+	verb := "changed"
+	if s.Diff != "" {
+		verb = "would change"
+	}
 	for _, f := range s.Changed {
-		fmt.Fprintf(w, "sshd: changed %s\n", f)
+		if slices.Contains(s.Removed, f) {
+			fmt.Fprintf(w, "sshd: %s %s (removed)\n", verb, f)
+		} else {
+			fmt.Fprintf(w, "sshd: %s %s\n", verb, f)
+		}
+	}
+	if s.Diff != "" {
+		fmt.Fprint(w, s.Diff)
 	}
 	if s.Reload != "" {
 		fmt.Fprintf(w, "sshd: %s\n", s.Reload)
