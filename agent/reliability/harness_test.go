@@ -169,8 +169,10 @@ func fillOutcome(o *outcome, ps *os.ProcessState, err error) {
 }
 
 // errorLine reports whether stderr carries the one-line error a person reads.
+// A partial result (exit status 3) is said as a warning, a failure as an
+// error: either is the one line that says what went wrong.
 func (o outcome) errorLine() bool {
-	return strings.Contains(o.stderr, "ecs-keyagent: error: ")
+	return strings.Contains(o.stderr, "ecs-keyagent: error: ") || strings.Contains(o.stderr, "ecs-keyagent: warning: ")
 }
 
 // record is one row of docs/reliability.md.
