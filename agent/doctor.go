@@ -19,7 +19,7 @@ import (
 	"github.com/ecs-keyagent/ecs-keyagent/keys"
 )
 
-// Link is one link of a key logon as doctor checks it: what was found,
+// Link is one link of a key login as doctor checks it: what was found,
 // and when it is broken, what fixes it.
 type Link struct {
 	Name   string `json:"name"`
@@ -39,7 +39,7 @@ func (d Diagnosis) OK() bool {
 	return !slices.ContainsFunc(d.Links, func(l Link) bool { return !l.OK })
 }
 
-// Doctor walks every link of a key logon for each target user (or user
+// Doctor walks every link of a key login for each target user (or user
 // when not ""): the key bound in metadata, the key in the file the agent
 // manages, AuthorizedKeysFile, the StrictModes chain, sshd's gates, the
 // account, sshd itself, and SELinux labels where SELinux is enabled. try
@@ -139,7 +139,7 @@ func (e *Engine) doctorUser(ctx context.Context, name string, bound []string, tr
 			keyLink.Detail = fmt.Sprintf("%s lacks %s", file, strings.Join(missing, ", "))
 			keyLink.Fix = "ecs-keyagent sync"
 			if try != "" && !slices.Contains(bound, try) {
-				keyLink.Fix = fmt.Sprintf("%s is not the key pair bound to the instance (%s): log on with the bound key, or bind yours", try, strings.Join(bound, ", "))
+				keyLink.Fix = fmt.Sprintf("%s is not the key pair bound to the instance (%s): log in with the bound key, or bind yours", try, strings.Join(bound, ", "))
 			}
 		}
 	}
@@ -149,7 +149,7 @@ func (e *Engine) doctorUser(ctx context.Context, name string, bound []string, tr
 }
 
 // doctorAccount: the account exists, has not expired, and has a login
-// shell. A locked password ("!" in /etc/shadow) refuses key logons too when
+// shell. A locked password ("!" in /etc/shadow) refuses key logins too when
 // sshd runs without PAM (sshd's allowed_user in auth.c); with PAM it is
 // only noted.
 func (e *Engine) doctorAccount(a account.Account, usePAM bool) Link {
@@ -172,9 +172,9 @@ func (e *Engine) doctorAccount(a account.Account, usePAM bool) Link {
 			l.Detail += ": the account has expired (/etc/shadow)"
 		} else if p.Locked && !usePAM {
 			l.OK, l.Fix = false, "usermod -U "+a.Name+" (or set a password), or UsePAM yes in sshd_config"
-			l.Detail += ": the account is locked (\"!\" in /etc/shadow) and sshd runs without UsePAM, so it refuses key logons too"
+			l.Detail += ": the account is locked (\"!\" in /etc/shadow) and sshd runs without UsePAM, so it refuses key logins too"
 		} else if p.Locked {
-			l.Detail += "; password locked (key logons still work: UsePAM yes)"
+			l.Detail += "; password locked (key logins still work: UsePAM yes)"
 		}
 	}
 	return l
@@ -234,7 +234,7 @@ func (e *Engine) doctorSSHD(ctx context.Context, a account.Account, data []byte)
 	s := states[0]
 	akf := Link{Name: "AuthorizedKeysFile", OK: true,
 		Detail: fmt.Sprintf("%s (%s) names ~/.ssh/authorized_keys", s.AuthorizedKeysFile.Value, s.AuthorizedKeysFile.Source)}
-	gates := Link{Name: "sshd gates", OK: s.Logon.Key.Open, Detail: "sshd accepts a key logon for " + a.Name + " (checked by " + checkedBy + ")"}
+	gates := Link{Name: "sshd gates", OK: s.Logon.Key.Open, Detail: "sshd accepts a key login for " + a.Name + " (checked by " + checkedBy + ")"}
 	if !s.Logon.Key.Open {
 		gates.Detail = s.Logon.Key.Gate
 		gates.Fix = "change that setting where it is set, then: systemctl reload ssh (or sshd)"

@@ -51,7 +51,7 @@ func TestRealLogon(t *testing.T) {
 		return r
 	}
 
-	// No key bound: password logon is left as the administrator set it.
+	// No key bound: password login is left as the administrator set it.
 	pristine := readTree(t, srv.dir)
 	r := sync(t)
 	if r.SSHD == nil || len(r.SSHD.Changed) != 0 {
@@ -92,13 +92,16 @@ func TestRealLogon(t *testing.T) {
 		t.Fatalf("after rebinding, sshd offers %q, want only publickey", methods)
 	}
 
-	// The platform's contract: resetting the password brings password logon
+	// The platform's contract: resetting the password brings password login
 	// back beside the key; another key pair turns it off again; a detach
 	// gives it back and leaves sshd's files as they were.
 	user.setPassword(t, "Reset-Passw0rd")
 	r = sync(t)
 	if r.SSHD.Contract == nil || r.SSHD.Contract.State != sshd.ContractRestored || !strings.Contains(r.SSHD.Contract.Why, "password was reset") {
-		t.Fatalf("after a password reset, contract = %v, want restored after the reset", r.SSHD.Contract)
+		// The state file is the real one (Root "/"): another run of this
+		// test on the same machine at the same time would share it.
+		st, _ := os.ReadFile("/var/lib/ecs-keyagent/state.json")
+		t.Fatalf("after a password reset, contract = %v, want restored after the reset\nstate: %s", r.SSHD.Contract, st)
 	}
 	srv.awaitListening(t, 3)
 	if methods := srv.passwordMethods(t, user.name); !strings.Contains(methods, "password") {
@@ -343,13 +346,13 @@ func (s *sshdServer) mustNotLogin(t *testing.T, user string, k clientKey) {
 	}
 }
 
-// passwordMethods tries a password logon (BatchMode answers no prompt) and
+// passwordMethods tries a password login (BatchMode answers no prompt) and
 // returns the methods sshd offered: "Permission denied (publickey,password)."
 func (s *sshdServer) passwordMethods(t *testing.T, user string) string {
 	t.Helper()
 	out, err := s.ssh(user, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive")
 	if err == nil {
-		t.Fatalf("password logon as %s succeeded without a password: %s", user, out)
+		t.Fatalf("password login as %s succeeded without a password: %s", user, out)
 	}
 	_, rest, ok := strings.Cut(out, "Permission denied (")
 	if !ok {

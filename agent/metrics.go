@@ -197,7 +197,7 @@ func renderMetrics(m metrics) []byte {
 		}
 	}
 	if m.PasswordOff != nil {
-		family(metricPasswordOff, "gauge", "1 when sshd's effective settings turn password and keyboard-interactive logon off for every target user, as the last sync that asked sshd found them; else 0.")
+		family(metricPasswordOff, "gauge", "1 when sshd's effective settings turn password and keyboard-interactive login off for every target user, as the last sync that asked sshd found them; else 0.")
 		v := 0
 		if *m.PasswordOff {
 			v = 1

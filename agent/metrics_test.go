@@ -137,7 +137,7 @@ func TestNextMetrics(t *testing.T) {
 	}
 
 	// A user whose file could not be handled keeps its last count; one
-	// with password logon still on turns the gauge to 0.
+	// with password login still on turns the gauge to 0.
 	r := ok(5 * time.Minute)
 	r.Users = append(r.Users, UserReport{User: "bob", Error: "refuse /home/bob/.ssh: it is a symbolic link"})
 	r.SSHD.Users = append(r.SSHD.Users, sshd.UserReport{User: "bob", PasswordAuthentication: "yes", KbdInteractiveAuthentication: "no"})

@@ -92,7 +92,7 @@ func (e *Engine) Close() { e.client.CloseIdleConnections() }
 
 // Users returns the target users: the configured ones, else ECS's logon
 // user, which is ecs-user when the instance was created with it (root is
-// then not used to log on, Alibaba Cloud "Manage the username used to log
+// then not used to log in, Alibaba Cloud "Manage the username used to log
 // on to an ECS instance"), else root.
 func (e *Engine) Users() []string {
 	if len(e.opts.Config.Users) > 0 {
@@ -363,7 +363,7 @@ func (e *Engine) reloadPending() bool {
 }
 
 // othersWithoutKeys names the users other than targets who have a usable
-// password and no usable key in ~/.ssh/authorized_keys: password logon
+// password and no usable key in ~/.ssh/authorized_keys: password login
 // going off for everyone leaves them without a way in.
 func (e *Engine) othersWithoutKeys(targets []string) []string {
 	all, err := account.List(e.opts.Root)

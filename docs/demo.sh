@@ -18,7 +18,7 @@ trap cleanup EXIT INT TERM
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$tmp|\$DEMO|g"; "$@" 2>&1 | sed "s|$tmp|\$DEMO|g"; }
 
-# A scratch system: one logon user "demo" (your uid), whose authorized_keys
+# A scratch system: one login user "demo" (your uid), whose authorized_keys
 # already holds a key added by hand.
 mkdir -p "$root/etc" "$root/home/demo/.ssh"
 echo "demo:x:$(id -u):$(id -g):demo:/home/demo:/bin/sh" > "$root/etc/passwd"
@@ -27,7 +27,7 @@ printf '# added by hand\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOo
 	> "$root/home/demo/.ssh/authorized_keys"
 chmod 0600 "$root/home/demo/.ssh/authorized_keys"
 # ... and sshd laid out like an Ubuntu cloud image: drop-ins first, one of
-# them turning password logon on.
+# them turning password login on.
 mkdir -p "$root/etc/ssh/sshd_config.d"
 printf 'Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n' > "$root/etc/ssh/sshd_config"
 echo 'PasswordAuthentication yes' > "$root/etc/ssh/sshd_config.d/50-cloud-init.conf"

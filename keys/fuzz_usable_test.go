@@ -9,7 +9,7 @@ import (
 )
 
 // FuzzUsableKeys checks the reading of a user's authorized_keys, which
-// decides whether turning password logon off is safe: on any file it never
+// decides whether turning password login off is safe: on any file it never
 // panics, returns at most one key per line, and each key it returns is a
 // line of the file that parses on its own to the same fingerprint and is no
 // certificate authority.

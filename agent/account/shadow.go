@@ -17,7 +17,7 @@ import (
 )
 
 // Password is what the agent may know of a user's /etc/shadow entry: never
-// the hash itself, only whether it can be used to log on and a digest that
+// the hash itself, only whether it can be used to log in and a digest that
 // changes whenever the password is set again.
 type Password struct {
 	// Usable: the hash field holds a hash, not "", "*", "!" or a "!"-locked

@@ -16,7 +16,7 @@
 // distinct uid instead, so that CI keeps proving the chown to another user.
 //
 // Only what truly needs root asks for it with MustHaveRoot: files owned by a
-// foreign user, a real account for a real logon, mounts, the boot test.
+// foreign user, a real account for a real login, mounts, the boot test.
 //
 // # Prerequisites
 //

@@ -40,7 +40,7 @@ type Config struct {
 	Token          metadata.TokenMode `toml:"token" want:"\"auto\", \"required\" or \"off\""`
 	TokenTTL       Duration           `toml:"token_ttl" want:"a duration string such as \"6h\""`
 	RequestTimeout Duration           `toml:"request_timeout" want:"a duration string such as \"2s\""`
-	Users          []string           `toml:"users" want:"a list of names such as [\"root\"]"` // empty: ECS's logon user, see Users
+	Users          []string           `toml:"users" want:"a list of names such as [\"root\"]"` // empty: ECS's login user, see Users
 	AdoptBoundKeys bool               `toml:"adopt_bound_keys" want:"true or false"`
 	MinRSABits     int                `toml:"min_rsa_bits" want:"a whole number such as 2048"`
 	PollInterval   Duration           `toml:"poll_interval" want:"a duration string such as \"30s\""`
@@ -51,7 +51,7 @@ type Config struct {
 	SSHD            SSHD     `toml:"sshd" want:"a table: a line [sshd], then its keys"`
 }
 
-// SSHD is the [sshd] table: how the agent treats password logon.
+// SSHD is the [sshd] table: how the agent treats password login.
 type SSHD struct {
 	PasswordAuthentication sshd.Mode `toml:"password_authentication" want:"\"platform\", \"disable\" or \"keep\""`
 	KeyboardInteractive    sshd.Mode `toml:"keyboard_interactive" want:"\"platform\", \"disable\" or \"keep\""`
@@ -201,7 +201,7 @@ func (c *Config) validate(data []byte, md toml.MetaData) error {
 		return fail("token_ttl", "%v", err)
 	}
 	if len(c.Users) == 0 && c.Users != nil {
-		return fail("users", "must name at least one user, or be left out for ECS's logon user")
+		return fail("users", "must name at least one user, or be left out for ECS's login user")
 	}
 	for _, u := range c.Users {
 		if !ValidUserName(u) {

@@ -9,7 +9,7 @@
 // against the metadata emulator on loopback and a scratch --root tree, and
 // checks what the agent promises: it never writes outside a user's own
 // ~/.ssh and sshd's configuration, never leaves a half-written or lost file,
-// never turns password logon off for a user without a usable key, and keeps
+// never turns password login off for a user without a usable key, and keeps
 // working after faults.
 //
 // `go test` (and so `make test` and CI) runs every scenario with small

@@ -106,7 +106,7 @@ func usableFor(tr *tree, user string, uid int) (bool, string) {
 }
 
 // TestLockout runs syncs for two users over random combinations of bound
-// keys and hostile or broken homes, and checks the promise: password logon
+// keys and hostile or broken homes, and checks the promise: password login
 // is turned off only in a sync after which every target user has a key
 // sshd accepts (checked independently: StrictModes rules and
 // keys.UsableKeys), and where every home is usable and a valid key is
@@ -114,7 +114,7 @@ func usableFor(tr *tree, user string, uid int) (bool, string) {
 // sshd -T on the tree's files where sshd is installed.
 func TestLockout(t *testing.T) {
 	needRoot(t)
-	rec := newRecord(t, "Lockout: password logon never disabled without a usable key")
+	rec := newRecord(t, "Lockout: password login never disabled without a usable key")
 	runs := scale(400, 40)
 	var disabled, leftAlone, sshdChecked int
 	for _, layout := range []struct{ name, config string }{{"drop-in", layoutDropIn}, {"main-file", layoutMain}} {
@@ -167,13 +167,13 @@ func TestLockout(t *testing.T) {
 					disabled++
 					for _, u := range users {
 						if ok, why := usableFor(tr, u.name, u.uid); !ok {
-							rec.fail("%s: password logon turned off, but %s has no usable key: %s", what, u.name, why)
+							rec.fail("%s: password login turned off, but %s has no usable key: %s", what, u.name, why)
 						}
 					}
 				} else {
 					leftAlone++
 					if safe {
-						rec.fail("%s: every home usable and a valid key bound, yet password logon left on\n%s", what, o.stdout)
+						rec.fail("%s: every home usable and a valid key bound, yet password login left on\n%s", what, o.stdout)
 					}
 					var r struct {
 						Error string
@@ -181,7 +181,7 @@ func TestLockout(t *testing.T) {
 					}
 					err := json.Unmarshal([]byte(o.stdout), &r)
 					if err != nil || (r.Error == "" && (r.SSHD == nil || r.SSHD.Skipped == "" && r.SSHD.Error == "")) {
-						rec.fail("%s: password logon left on without a reason in the report (%v)\n%s", what, err, o.stdout)
+						rec.fail("%s: password login left on without a reason in the report (%v)\n%s", what, err, o.stdout)
 					}
 				}
 				if want := map[bool]string{true: "no", false: "yes"}[off]; sshdAvailable(t) {
@@ -208,7 +208,7 @@ func TestLockout(t *testing.T) {
 			}
 		})
 	}
-	rec.figure("syncs that turned password logon off / left it on", fmt.Sprintf("%d / %d", disabled, leftAlone))
+	rec.figure("syncs that turned password login off / left it on", fmt.Sprintf("%d / %d", disabled, leftAlone))
 	rec.figure("runs checked with the real sshd -T", fmt.Sprint(sshdChecked))
 }
 

@@ -20,7 +20,7 @@ type status struct {
 }
 
 // line renders one human line for systemctl status, e.g.
-// "root: 1 key (SHA256:…), synced 12 s ago; password logon off".
+// "root: 1 key (SHA256:…), synced 12 s ago; password login off".
 func (s *status) line(now time.Time) string {
 	var b strings.Builder
 	if s.good == nil {
@@ -57,7 +57,7 @@ func userStatus(u agent.UserReport, noKey bool) string {
 	}
 }
 
-// passwordStatus sums up the sshd step: "password logon off" when every
+// passwordStatus sums up the sshd step: "password login off" when every
 // user's effective sshd settings close both password paths.
 func passwordStatus(s *sshd.Report) string {
 	switch {
@@ -78,9 +78,9 @@ func passwordStatus(s *sshd.Report) string {
 		return ""
 	}
 	if len(open) == 0 {
-		return "password logon off"
+		return "password login off"
 	}
-	return "password logon on for " + strings.Join(open, ", ")
+	return "password login on for " + strings.Join(open, ", ")
 }
 
 // ago renders a duration coarsely: the line is refreshed at most every few

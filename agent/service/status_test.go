@@ -21,7 +21,7 @@ func TestStatusLine(t *testing.T) {
 			"waiting for the metadata service; failing since 03:03:05 (3 attempts): connection refused"},
 		{"one key", status{good: &agent.Report{Users: []agent.UserReport{{User: "root", Kept: []string{"SHA256:abc"}}}, SSHD: off},
 			goodAt: now.Add(-12 * time.Second)},
-			"root: 1 key (SHA256:abc), synced 12 s ago; password logon off"},
+			"root: 1 key (SHA256:abc), synced 12 s ago; password login off"},
 		{"two users, no sshd step", status{good: &agent.Report{Users: []agent.UserReport{
 			{User: "root", Added: []string{"SHA256:b"}, Kept: []string{"SHA256:a"}},
 			{User: "ecs-user", Error: "refusing /home/ecs-user/.ssh: writable by group"}}}, goodAt: now.Add(-3 * time.Minute)},
@@ -29,7 +29,7 @@ func TestStatusLine(t *testing.T) {
 		{"no key, metadata down since", status{good: &agent.Report{NoKeyBound: true, Users: []agent.UserReport{{User: "root"}},
 			SSHD: &sshd.Report{Users: []sshd.UserReport{{User: "root", PasswordAuthentication: "yes", KbdInteractiveAuthentication: "no"}}}},
 			goodAt: now.Add(-2 * time.Hour), failing: 7, failErr: "timeout", failedAt: now.Add(-time.Hour)},
-			"root: no key bound, synced 2 h ago; password logon on for root; failing since 02:04:05 (7 attempts): timeout"},
+			"root: no key bound, synced 2 h ago; password login on for root; failing since 02:04:05 (7 attempts): timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

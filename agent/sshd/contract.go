@@ -15,8 +15,8 @@ const Platform Mode = "platform"
 
 // Contract states.
 const (
-	ContractOff      = "off"      // the agent turned password logon off
-	ContractRestored = "restored" // the agent gave password logon back
+	ContractOff      = "off"      // the agent turned password login off
+	ContractRestored = "restored" // the agent gave password login back
 )
 
 // Contract is where the password contract stands, kept in the state file
@@ -36,7 +36,7 @@ type Contract struct {
 
 // decision is what the contract asks of this sync.
 type decision struct {
-	restore bool   // give password logon back (keep), else turn it off
+	restore bool   // give password login back (keep), else turn it off
 	why     string // in words, for the report and the journal
 	reset   string // the user whose password was reset, when that is why
 }
@@ -62,7 +62,7 @@ func decide(req Request) decision {
 	return decision{why: "a key pair is bound"}
 }
 
-// next is the contract after this sync: off is whether password logon is
+// next is the contract after this sync: off is whether password login is
 // off by the agent's hand now.
 func next(req Request, d decision, off bool) *Contract {
 	prev := req.Previous
@@ -103,9 +103,9 @@ func (c *Contract) String() string {
 	at := c.Since.Local().Format(time.RFC3339)
 	switch c.State {
 	case ContractOff:
-		return fmt.Sprintf("password logon off since %s: %s", at, c.Why)
+		return fmt.Sprintf("password login off since %s: %s", at, c.Why)
 	case ContractRestored:
-		return fmt.Sprintf("password logon restored at %s: %s", at, c.Why)
+		return fmt.Sprintf("password login restored at %s: %s", at, c.Why)
 	}
 	return strings.TrimSpace(c.State + " " + c.Why)
 }

@@ -1,6 +1,6 @@
 // Package sshd owns everything the agent knows about the OpenSSH server: it
 // reads sshd's configuration as sshd does, decides when sshd is left alone,
-// turns password logon off once the key bound to the instance is installed,
+// turns password login off once the key bound to the instance is installed,
 // and puts back what it wrote when asked to keep it.
 //
 // Step.Run is the sync's sshd step and Restore is `restore-sshd`; both leave

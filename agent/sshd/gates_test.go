@@ -8,7 +8,7 @@ import (
 )
 
 // TestLogonGates runs the sshd step against the real sshd -T for each gate
-// that decides whether a key logon can work, set globally and in Match
+// that decides whether a key login can work, set globally and in Match
 // blocks: where turning passwords off would leave the target with no way
 // in, sshd's files stay byte for byte as they were and the reason names the
 // gate and its line; where the target had no way in already, or keeps one,
@@ -26,7 +26,7 @@ func TestLogonGates(t *testing.T) {
 		keyOpen bool   // after the change, the key way is open
 	}{
 		{name: "PubkeyAuthentication no", conf: "PubkeyAuthentication no\n", target: alice,
-			refuse: "PubkeyAuthentication no ({{dir}}/etc/ssh/sshd_config:2) would leave alice with no way to log on"},
+			refuse: "PubkeyAuthentication no ({{dir}}/etc/ssh/sshd_config:2) would leave alice with no way to log in"},
 		{name: "PubkeyAuthentication no in Match User", conf: "Match User alice\n\tPubkeyAuthentication no\n", target: alice,
 			refuse: "PubkeyAuthentication no ({{dir}}/etc/ssh/sshd_config:3)"},
 		{name: "PubkeyAuthentication no for another user", conf: "Match User bob\n\tPubkeyAuthentication no\n", target: alice, keyOpen: true},

@@ -17,7 +17,7 @@ const (
 	disabledPrefix = "#ecs-keyagent-disabled# "
 )
 
-const why = "# An SSH key pair is bound to this ECS instance, so password logon is disabled.\n" +
+const why = "# An SSH key pair is bound to this ECS instance, so password login is disabled.\n" +
 	"# It comes back when the key pair is detached or the password is reset (mode\n" +
 	"# \"platform\"), or with [sshd] modes \"keep\" in /etc/ecs-keyagent/config.toml.\n"
 

@@ -27,7 +27,7 @@ type Report struct {
 	Reloaded  bool         `json:"reloaded"`
 	Reload    string       `json:"reload,omitempty"`
 	CheckedBy string       `json:"checked_by,omitempty"`
-	Skipped   string       `json:"skipped,omitempty"` // why password logon was left alone
+	Skipped   string       `json:"skipped,omitempty"` // why password login was left alone
 	Users     []UserReport `json:"users,omitempty"`
 	// Logons are the target users' ways in after the step.
 	Logons []Logon `json:"logons,omitempty"`
@@ -67,7 +67,7 @@ type Request struct {
 	Previous      *Contract // from the last sync's report
 	Now           time.Time
 	// Others returns the non-target users who have a password and no
-	// usable key; called when the step turns password logon off.
+	// usable key; called when the step turns password login off.
 	Others func() []string
 }
 
@@ -126,7 +126,7 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	}
 	for _, l := range logons {
 		if !l.Any() {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s has no way to log on: key: %s; password: %s", l.User, l.Key.Gate, l.Password.Gate))
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s has no way to log in: key: %s; password: %s", l.User, l.Key.Gate, l.Password.Gate))
 		}
 	}
 	off := err == nil && skipped == "" && len(o.keys()) > 0
@@ -149,13 +149,13 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 		return rep, err
 	}
 	if skipped != "" && !req.DryRun && (o.Password == Disable || o.KbdInteractive == Disable) {
-		log.Warn("password logon left as it is", zap.String("reason", skipped))
+		log.Warn("password login left as it is", zap.String("reason", skipped))
 	}
 	if len(res.Changed) > 0 && rep.Contract != nil {
 		log.Info(rep.Contract.String())
 	}
 	for _, u := range rep.AlsoOff {
-		log.Warn("password logon is now off for " + u + " too: " + u + " has a password and no key")
+		log.Warn("password login is now off for " + u + " too: " + u + " has a password and no key")
 	}
 	if res.Managed != "" || skipped == "" {
 		s.managed = res.Managed // "" after keep: nothing of ours to watch
@@ -175,7 +175,7 @@ func resolve(m Mode, d decision, keyBound bool) (Mode, string) {
 	case m == Platform:
 		return Disable, ""
 	case m == Disable && !keyBound:
-		return "", "no key pair is bound; password logon stays as it is (mode disable)"
+		return "", "no key pair is bound; password login stays as it is (mode disable)"
 	}
 	return m, ""
 }
@@ -241,7 +241,7 @@ func (s *Step) run(ctx context.Context, o Options, why string, req Request) (Res
 			had := combine(t, before.views[t.User], nil)
 			now := combine(t, views[t.User], nil)
 			if had.Any() && !now.Any() {
-				return fmt.Errorf("sshd reads the new configuration as leaving %s with no way to log on (key: %s); restored the earlier files", t.User, now.Key.Gate)
+				return fmt.Errorf("sshd reads the new configuration as leaving %s with no way to log in (key: %s); restored the earlier files", t.User, now.Key.Gate)
 			}
 		}
 		return nil
@@ -275,7 +275,7 @@ func judge(o Options, targets []Target, views map[string][]view) (reason string,
 				return "", true, nil
 			}
 		}
-		return fmt.Sprintf("%s would leave %s with no way to log on", after.Key.Gate, t.User), false, nil
+		return fmt.Sprintf("%s would leave %s with no way to log in", after.Key.Gate, t.User), false, nil
 	}
 	return "", false, nil
 }

@@ -27,7 +27,7 @@ const handKeys = "# my laptop\n" +
 	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl laptop\n" +
 	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHqrBz4JyBKHYOA2yFNzkD7vvbYEdBJrm0JEDAqCf2Wm ci\n"
 
-// tree is a scratch filesystem root for --root: one logon user (the
+// tree is a scratch filesystem root for --root: one login user (the
 // invoking uid, as `make demo` does), its authorized_keys, and sshd laid
 // out like an Ubuntu cloud image, so the sshd step runs its own parser.
 type tree struct {

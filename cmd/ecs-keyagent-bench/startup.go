@@ -24,7 +24,7 @@ func (s startupResult) median() time.Duration { return s.times[len(s.times)/2] }
 // socket of ours, as systemd does for Type=notify, and times exec to
 // READY=1, which the daemon sends after its first sync reached the
 // metadata service. "restart" finds the file already right; "first boot"
-// writes the key and turns password logon off first.
+// writes the key and turns password login off first.
 func benchStartup(ctx context.Context, dir string, r *report) error {
 	emu, err := startEmulator(r.opts.bin, dir)
 	if err != nil {

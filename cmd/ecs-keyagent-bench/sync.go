@@ -64,7 +64,7 @@ func benchSync(ctx context.Context, dir string, r *report) error {
 		trees = append(trees, t)
 	}
 	// The first sync of the "unchanged" tree brings it in step and turns
-	// password logon off; hyperfine's warm-up does the same for the others.
+	// password login off; hyperfine's warm-up does the same for the others.
 	first := trees[0].syncArgs(r.opts.bin, emu.url)
 	if out, err := exec.CommandContext(ctx, first[0], first[1:]...).CombinedOutput(); err != nil {
 		return fmt.Errorf("first sync: %w\n%s", err, out)

@@ -17,7 +17,7 @@ var doctorCmd = &command{
 	usage: "[--config FILE] [--root DIR] [--endpoint URL] [--user NAME] [--fingerprint SHA256:... | --key FILE] [--json]",
 	short: "find the broken link behind \"Permission denied (publickey)\"; changes nothing",
 	examples: [][2]string{
-		{"sudo ecs-keyagent doctor", "check every link of a key logon for the login user"},
+		{"sudo ecs-keyagent doctor", "check every link of a key login for the login user"},
 		{"sudo ecs-keyagent doctor --user ecs-user --key id_ed25519.pub", "check why this key is refused for ecs-user"},
 	},
 	run: runDoctor,
@@ -29,7 +29,7 @@ type doctorArgs struct {
 	json                 bool
 }
 
-// runDoctor walks every link of a key logon and prints one line per link.
+// runDoctor walks every link of a key login and prints one line per link.
 // Exit status 0 when every link holds, 1 when one is broken.
 func runDoctor(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error {
 	var a doctorArgs

@@ -1,5 +1,5 @@
 // Command ecs-keyagent keeps the SSH key pair bound to an Alibaba Cloud ECS
-// instance in its users' authorized_keys and password logon off in sshd.
+// instance in its users' authorized_keys and password login off in sshd.
 package main
 
 import (

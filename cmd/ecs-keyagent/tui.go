@@ -221,13 +221,13 @@ func printSSHD(w io.Writer, s *sshd.Report) {
 			u.User, u.PasswordAuthentication, u.KbdInteractiveAuthentication)
 	}
 	for _, l := range s.Logons {
-		fmt.Fprintf(w, "sshd: %s can log on with: %s\n", l.User, ways(l))
+		fmt.Fprintf(w, "sshd: %s can log in with: %s\n", l.User, ways(l))
 	}
 	if c := s.Contract.String(); c != "" {
 		fmt.Fprintf(w, "sshd: %s\n", c)
 	}
 	for _, u := range s.AlsoOff {
-		fmt.Fprintf(w, "sshd: password logon is now off for %s too: %s has a password and no key\n", u, u)
+		fmt.Fprintf(w, "sshd: password login is now off for %s too: %s has a password and no key\n", u, u)
 	}
 	verb := "changed"
 	if s.Diff != "" {
@@ -330,13 +330,13 @@ func printStatus(w io.Writer, st *agent.Status, svc *systemd.UnitState) {
 			fmt.Fprintf(w, "sshd: %s: passwordauthentication %s (%s), kbdinteractiveauthentication %s (%s)\n", u.User,
 				u.PasswordAuthentication.Value, u.PasswordAuthentication.Source,
 				u.KbdInteractiveAuthentication.Value, u.KbdInteractiveAuthentication.Source)
-			fmt.Fprintf(w, "sshd: %s can log on with: %s\n", u.User, ways(u.Logon))
+			fmt.Fprintf(w, "sshd: %s can log in with: %s\n", u.User, ways(u.Logon))
 		}
 		if c := s.Contract.String(); c != "" {
 			fmt.Fprintf(w, "sshd: %s\n", c)
 		}
 		for _, u := range s.AlsoOff {
-			fmt.Fprintf(w, "sshd: password logon is off for %s too: %s has a password and no key\n", u, u)
+			fmt.Fprintf(w, "sshd: password login is off for %s too: %s has a password and no key\n", u, u)
 		}
 		if s.CheckedBy != "" {
 			fmt.Fprintf(w, "sshd: checked by %s\n", s.CheckedBy)

@@ -161,7 +161,7 @@ func (b *bootTest) checkRunning(c *container, key string) {
 		}
 	}
 	waitFor(t, 20*time.Second, func() bool { return loggedIn(sshKey(port, key)) })
-	wantMethods(t, "password logon", sshPassword(port), "publickey")
+	wantMethods(t, "password login", sshPassword(port), "publickey")
 }
 
 // waitFor polls cond until it holds or deadline passes, and returns how

@@ -3,7 +3,7 @@
 // installs the .deb, boots the tree with systemd-nspawn next to the metadata
 // emulator on the host's loopback, and checks from the host what a user of
 // the package would see: the service ready, the bound key logging in over a
-// real ssh, password logon refused, a rebound key taking over without a
+// real ssh, password login refused, a rebound key taking over without a
 // reboot, a reboot changing nothing, and a purge restoring sshd. It also
 // checks the unit's systemd-analyze security score, the maintainer scripts,
 // the man page and the .rpm's layout.

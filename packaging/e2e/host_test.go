@@ -77,7 +77,7 @@ func sshKey(port int, key string) result {
 	return ssh(port, "-i", key, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey")
 }
 
-// sshPassword asks sshd for password logon only; with BatchMode it cannot
+// sshPassword asks sshd for password login only; with BatchMode it cannot
 // succeed, but sshd's refusal names the methods it still offers.
 func sshPassword(port int) result {
 	return ssh(port, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive")

@@ -74,7 +74,7 @@ func (b *bootTest) commandsInside(c *container) {
 // upgradeAndRemove installs the same package again, which postinst treats
 // as an upgrade and restarts the service, then removes it: stopped, and
 // disabled the way dh_installsystemd does it, by a mask that purge lifts
-// with the enablement symlinks. Password logon stays off after a remove,
+// with the enablement symlinks. Password login stays off after a remove,
 // as on the platform when a key pair is detached.
 func (b *bootTest) upgradeAndRemove(c *container) {
 	t := b.t

@@ -13,7 +13,7 @@ func TestInline(t *testing.T) {
 		{name: "code span", in: "`\"2s\"` each", want: `\fB"2s"\fR each`},
 		{name: "hyphen and backslash", in: `a-b \n`, want: `a\-b \en`},
 		{name: "leading dot", in: ".ssh", want: `\&.ssh`},
-		{name: "link", in: "see [Password logon](#password-logon)", want: "see Password logon"},
+		{name: "link", in: "see [Password login](#password-logon)", want: "see Password login"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
