@@ -223,7 +223,7 @@ func (e *Engine) doctorSSHD(ctx context.Context, a account.Account, data []byte)
 			t.KeyTypes = append(t.KeyTypes, k.Type)
 		}
 	}
-	so := sshd.Options{Root: o.Root, Config: o.Config.SSHD.Config, Logger: o.Logger}
+	so := sshd.Options{Root: o.Root, Config: o.Config.SSHD.Config, Logger: o.Logger, FIPS: fipsMode(o.Root)}
 	checkedBy, states, err := sshd.Current(ctx, so, []sshd.Target{t})
 	if errors.Is(err, sshd.ErrNoConfig) {
 		return []Link{{Name: "sshd", Detail: "no sshd configuration at " + o.Config.SSHD.Config, Fix: "install openssh-server"}}, true

@@ -126,7 +126,7 @@ func (e *Engine) Status(ctx context.Context) *Status {
 		ss.Contract, ss.AlsoOff = last.SSHD.Contract, last.SSHD.AlsoOff
 	}
 	var err error
-	ss.CheckedBy, ss.Users, err = sshd.Current(ctx, sshd.Options{Root: o.Root, Config: c.Config, Logger: o.Logger}, targets)
+	ss.CheckedBy, ss.Users, err = sshd.Current(ctx, sshd.Options{Root: o.Root, Config: c.Config, Logger: o.Logger, FIPS: fipsMode(o.Root)}, targets)
 	switch {
 	case errors.Is(err, sshd.ErrNoConfig):
 		ss.Skipped = "no sshd configuration at " + c.Config

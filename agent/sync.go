@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rogpeppe/go-internal/diff"
@@ -320,7 +322,7 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 	o := e.opts
 	c := o.Config.SSHD
 	req := sshd.Request{
-		Options: sshd.Options{Root: o.Root, Config: c.Config, Logger: o.Logger,
+		Options: sshd.Options{Root: o.Root, Config: c.Config, Logger: o.Logger, FIPS: fipsMode(o.Root),
 			Password: c.PasswordAuthentication, KbdInteractive: c.KeyboardInteractive},
 		DryRun:        o.DryRun,
 		KeysFailed:    r.Outcome == OutcomeFailed,
@@ -407,4 +409,15 @@ func (e *Engine) hasUsableKey(a account.Account) bool {
 	defer dir.Close()
 	data, _, err := dir.ReadFile("authorized_keys", maxAuthorizedKeys, a.UID)
 	return err == nil && len(keys.UsableKeys(data)) > 0
+}
+
+// fipsMode reports whether the running kernel is in FIPS mode
+// (/proc/sys/crypto/fips_enabled is 1); an offline tree (root other than
+// "/") is not judged by this kernel.
+func fipsMode(root string) bool {
+	if root != "/" {
+		return false
+	}
+	b, err := os.ReadFile("/proc/sys/crypto/fips_enabled")
+	return err == nil && strings.TrimSpace(string(b)) == "1"
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -38,6 +39,31 @@ func (m Mode) MarshalText() ([]byte, error) { return []byte(m), nil }
 // DefaultConfig is where sshd reads its main configuration file.
 const DefaultConfig = "/etc/ssh/sshd_config"
 
+// VendorConfig is the vendor configuration openSUSE's sshd reads while
+// DefaultConfig does not exist; it includes /etc/ssh/sshd_config.d/*.conf,
+// then /usr/etc/ssh/sshd_config.d/*.conf. Creating DefaultConfig would
+// replace the whole vendor configuration, so the agent never does.
+const VendorConfig = "/usr/etc/ssh/sshd_config"
+
+// mainConfig returns the main file sshd reads under root for the configured
+// one: DefaultConfig, or VendorConfig when DefaultConfig is absent and the
+// vendor file is there (vendor true). An explicit other file is taken as is.
+func mainConfig(root, config string) (main string, vendor bool) {
+	if config == "" {
+		config = DefaultConfig
+	}
+	if config != DefaultConfig {
+		return config, false
+	}
+	if _, err := os.Lstat(filepath.Join(root, DefaultConfig)); err == nil {
+		return DefaultConfig, false
+	}
+	if _, err := os.Lstat(filepath.Join(root, VendorConfig)); err == nil {
+		return VendorConfig, true
+	}
+	return DefaultConfig, false
+}
+
 // Options configures Apply and Inspect.
 type Options struct {
 	Root           string // filesystem root in use; "" is "/"
@@ -53,8 +79,12 @@ type Options struct {
 	// Diff) without writing, running sshd or reloading it.
 	DryRun bool
 	Logger *zap.Logger
+	// FIPS: the kernel runs in FIPS mode (/proc/sys/crypto/fips_enabled
+	// is 1), where sshd refuses ed25519 keys.
+	FIPS bool
 
 	trust  string              // securefs root; tests set it below the world-writable /tmp
+	vendor bool                // Config is VendorConfig: never edit it, never create DefaultConfig
 	groups map[string][]string // the users' groups, for the parser's Match Group
 	// check, when set, judges the users' views of the written configuration
 	// before sshd is reloaded; an error restores the earlier files.
@@ -97,9 +127,7 @@ func (o Options) normalize() (Options, error) {
 		o.Root = "/"
 	}
 	o.Root = path.Clean(o.Root)
-	if o.Config == "" {
-		o.Config = DefaultConfig
-	}
+	o.Config, o.vendor = mainConfig(o.Root, o.Config)
 	if !path.IsAbs(o.Config) {
 		return o, fmt.Errorf("use config %q: not an absolute path", o.Config)
 	}
@@ -206,6 +234,7 @@ func report(ctx context.Context, o Options, cfg *config, res *Result) (views map
 				}
 				v = withWhere(parseView(out), v)
 			}
+			v.fips = o.FIPS
 			views[u] = append(views[u], v)
 			if pidfile == "" {
 				pidfile = v.get(kwPidFile)

@@ -22,7 +22,7 @@ func Apply(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	p, err := makePlan(o.Root, o.Config, o.keys())
+	p, err := makePlan(o.Root, o.Config, o.keys(), o.vendor)
 	if err != nil {
 		return Result{}, err
 	}

@@ -133,6 +133,9 @@ func keyWay(t Target, v view, pw, kbd bool) Way {
 		return Way{Gate: "no usable key in " + filepath.Join(t.Home, ".ssh/authorized_keys")}
 	case !slices.ContainsFunc(t.KeyTypes, func(kt string) bool { return accepted(kt, v.get(kwPubkeyAlgs)) }):
 		return Way{Gate: fmt.Sprintf("%s accepts none of the key types %s", v.gate(kwPubkeyAlgs), strings.Join(t.KeyTypes, ", "))}
+	case v.fips && !slices.ContainsFunc(t.KeyTypes, func(kt string) bool { return !strings.Contains(kt, "ed25519") }):
+		// cloud-init's tests hit it too (canonical/cloud-init#4109).
+		return Way{Gate: "the kernel is in FIPS mode (/proc/sys/crypto/fips_enabled = 1), where sshd refuses the key types " + strings.Join(t.KeyTypes, ", ")}
 	}
 	if t.UID == 0 {
 		switch v.get(kwRootLogin) {

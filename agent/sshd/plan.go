@@ -36,7 +36,10 @@ type plan struct {
 // makePlan removes whatever the agent wrote before, then, for each key in
 // keys, makes "no" the first value sshd obtains: through a drop-in where an
 // Include comes first, else by editing the main file.
-func makePlan(root, main string, keys []string) (*plan, error) {
+//
+// With vendor set, main is openSUSE's vendor file: it is never edited, so
+// a drop-in is the only way.
+func makePlan(root, main string, keys []string, vendor bool) (*plan, error) {
 	src := newSource(root)
 	cur, err := parseConfig(src, main)
 	if err != nil {
@@ -77,6 +80,9 @@ func makePlan(root, main string, keys []string) (*plan, error) {
 	if f, ok := p.tryDropIn(base, keys); ok {
 		p.how, p.managed = "drop-in "+f, f
 		return p, nil
+	}
+	if vendor {
+		return nil, fmt.Errorf("plan %s: no included directory where the agent's drop-in sorts first; the agent does not edit the vendor file, nor create %s, which would replace it", main, DefaultConfig)
 	}
 	src.set(main, editMain(reverted, base, keys))
 	if p.cfg, err = parseConfig(src, main); err != nil {

@@ -95,6 +95,11 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	if skip := absent(o); skip != "" {
 		return &Report{Skipped: skip}, nil
 	}
+	root := o.Root
+	if root == "" {
+		root = "/"
+	}
+	o.Config, o.vendor = mainConfig(root, o.Config)
 	platform := o.Password == Platform || o.KbdInteractive == Platform
 	d := decide(req)
 	why := ""
@@ -256,7 +261,7 @@ func (s *Step) run(ctx context.Context, o Options, why string, req Request) (Res
 // asks to keep keyboard-interactive open instead, when that alone saves the
 // key way (a second factor).
 func judge(o Options, targets []Target, views map[string][]view) (reason string, dropKbd bool, err error) {
-	p, err := makePlan(o.Root, o.Config, o.keys())
+	p, err := makePlan(o.Root, o.Config, o.keys(), o.vendor)
 	if err != nil {
 		return "", false, err
 	}
@@ -338,13 +343,11 @@ func Restore(ctx context.Context, o Options) (*Report, error) {
 // does not exist: an image without openssh-server has nothing that reads
 // passwords over SSH, and removing a package must never fail for it.
 func absent(o Options) string {
-	root, main := o.Root, o.Config
+	root := o.Root
 	if root == "" {
 		root = "/"
 	}
-	if main == "" {
-		main = DefaultConfig
-	}
+	main, _ := mainConfig(root, o.Config)
 	if _, err := os.Lstat(filepath.Join(root, main)); errors.Is(err, fs.ErrNotExist) {
 		return "no sshd configuration at " + main
 	}

@@ -62,6 +62,7 @@ var defaults = map[string]string{
 type view struct {
 	vals  map[string][]string // keyword -> one entry per line sshd -T prints
 	where map[string]string   // keyword -> "file:line"; absent for the default
+	fips  bool                // the kernel is in FIPS mode: no ed25519 keys
 }
 
 // get returns the first value of k, or sshd's default.
