@@ -35,7 +35,14 @@ func (d *Dir) Subdir(name string, create bool, uid, gid int) (*Dir, error) {
 	var fd int
 	var err error
 	if create {
-		fd, err = mkdirOpen(d.fd, name, p, 0o700, uid, gid)
+		var made bool
+		fd, made, err = mkdirOpenNew(d.fd, name, p, 0o700, uid, gid)
+		if err == nil && made && name == ".ssh" {
+			if err = labelSSHDir(d.label, d.fd, fd); err != nil {
+				err = fmt.Errorf("%s: %w", p, err)
+				unix.Close(fd)
+			}
+		}
 	} else {
 		fd, err = openDir(d.fd, name, p)
 	}
@@ -46,7 +53,7 @@ func (d *Dir) Subdir(name string, create bool, uid, gid int) (*Dir, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &Dir{fd: fd, path: p}, nil
+	return &Dir{fd: fd, path: p, label: d.label}, nil
 }
 
 // Lstat describes the child name without following a symlink.

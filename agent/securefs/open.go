@@ -13,6 +13,9 @@ import (
 type Dir struct {
 	fd   int
 	path string
+	// label is the extended attribute holding SELinux labels when SELinux
+	// is enabled, else "" (see label.go).
+	label string
 }
 
 // maxSymlinks bounds symlinks followed in one walk, as the kernel's MAXSYMLINKS (40).
@@ -56,7 +59,7 @@ func OpenHome(root, home string, uid int) (*Dir, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &Dir{fd: fd, path: p}, nil
+	return &Dir{fd: fd, path: p, label: labelAttr()}, nil
 }
 
 // OpenSystemDir opens a root-owned directory such as /etc/ssh under root, following
@@ -78,7 +81,7 @@ func OpenSystemDir(root, path string, create bool) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dir{fd: fd, path: "/" + strings.Join(comps, "/")}, nil
+	return &Dir{fd: fd, path: "/" + strings.Join(comps, "/"), label: labelAttr()}, nil
 }
 
 // OpenOutputDir opens the existing directory path under root, in which the agent
@@ -106,7 +109,7 @@ func OpenOutputDir(root, path string) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dir{fd: fd, path: "/" + strings.Join(comps, "/")}, nil
+	return &Dir{fd: fd, path: "/" + strings.Join(comps, "/"), label: labelAttr()}, nil
 }
 
 // splitAbs splits an absolute path into components, refusing ".." so that what the
@@ -186,36 +189,42 @@ func openDir(dirfd int, name, p string) (int, error) {
 // between, and we refuse rather than chown it. Ownership and mode are set through the
 // fd, never by path. An existing directory is returned as is for the caller to check.
 func mkdirOpen(dirfd int, name, p string, mode uint32, uid, gid int) (int, error) {
+	fd, _, err := mkdirOpenNew(dirfd, name, p, mode, uid, gid)
+	return fd, err
+}
+
+// mkdirOpenNew is mkdirOpen that also says whether it made the directory.
+func mkdirOpenNew(dirfd int, name, p string, mode uint32, uid, gid int) (int, bool, error) {
 	err := unix.Mkdirat(dirfd, name, mode)
 	if err != nil && err != unix.EEXIST {
-		return -1, fmt.Errorf("create %s: %w", p, err)
+		return -1, false, fmt.Errorf("create %s: %w", p, err)
 	}
 	created := err == nil
 	fd, err := openDir(dirfd, name, p)
 	if err != nil || !created {
-		return fd, err
+		return fd, false, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("stat %s: %w", p, err)
+		return -1, false, fmt.Errorf("stat %s: %w", p, err)
 	}
 	empty, err := isEmptyDir(fd)
 	if err != nil || !empty || int(st.Uid) != os.Geteuid() {
 		unix.Close(fd)
 		if err != nil {
-			return -1, fmt.Errorf("read %s: %w", p, err)
+			return -1, false, fmt.Errorf("read %s: %w", p, err)
 		}
-		return -1, refuse(p, "it was replaced while being created")
+		return -1, false, refuse(p, "it was replaced while being created")
 	}
 	if err := unix.Fchown(fd, uid, gid); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("chown %s: %w", p, err)
+		return -1, false, fmt.Errorf("chown %s: %w", p, err)
 	}
 	// fchmod after fchown: chown may clear mode bits, and mkdir's mode passed the umask.
 	if err := unix.Fchmod(fd, mode); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("chmod %s: %w", p, err)
+		return -1, false, fmt.Errorf("chmod %s: %w", p, err)
 	}
-	return fd, nil
+	return fd, true, nil
 }

@@ -56,6 +56,13 @@ func (d *Dir) WriteFile(name string, data []byte, mode fs.FileMode, uid, gid int
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tp, err)
 	}
+	if st.Nlink == 1 { // replacing a file: keep its SELinux label
+		if err := copyLabel(d.label, d.fd, name, fd); err != nil {
+			unix.Close(fd)
+			unix.Unlinkat(d.fd, tmp, 0)
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+	}
 	if err := fillTemp(fd, tp, data, uint32(mode.Perm()), uid, gid); err != nil {
 		unix.Unlinkat(d.fd, tmp, 0)
 		return err
