@@ -50,12 +50,13 @@ func TestBoot(t *testing.T) {
 	b.st.done("boot")
 	key1 := filepath.Join(b.work, "key1")
 	b.checkRunning(c, key1)
+	b.checkAdopted(c, key1)
 	if r := c.exec(time.Minute, "systemd-analyze", "verify", "--man=no", "/lib/systemd/system/"+unit); r.err != nil || r.stderr != "" {
 		t.Errorf("systemd-analyze verify in the container: %s", r)
 	}
-	b.st.done("service ready, key logs in, password refused, verify")
+	b.st.done("service ready, key adopted and logs in, password refused, verify")
 	key2 := b.rotate(key1)
-	b.st.done("rotation without a reboot")
+	b.st.done("rotation without a reboot; the adopted line is revoked")
 	b.commandsInside(c)
 	b.st.done("sync, status and reload inside")
 
@@ -96,15 +97,15 @@ func (b *bootTest) installInChroot(deb string) {
 }
 
 // prepare starts the metadata emulator on the host's loopback, points the
-// agent at it, moves sshd to a free port, adds a key by hand to root's
-// authorized_keys and records /etc/ssh as it is before the agent runs.
+// agent at it, moves sshd to a free port, writes root's authorized_keys as
+// cloud-init leaves it at first boot (the bound key on a plain line) plus a
+// key added by hand, and records /etc/ssh as it is before the agent runs.
 func (b *bootTest) prepare() {
 	t, tree := b.t, b.tree
 	t.Helper()
 	b.emu = startEmulator(t, b.work)
 	b.port = freePort(t)
-	writeFile(t, filepath.Join(tree, "etc/ecs-keyagent/config.toml"), 0o644,
-		fmt.Sprintf("endpoint = %q\npoll_interval = %q\nboot_timeout = \"20s\"\n", b.emu.url, pollInterval))
+	b.writeConfig("")
 	writeFile(t, filepath.Join(tree, "etc/ssh/sshd_config.d/10-e2e-port.conf"), 0o644,
 		fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\n", b.port))
 	hand := filepath.Join(b.work, "hand")
@@ -113,7 +114,8 @@ func (b *bootTest) prepare() {
 	if err := os.MkdirAll(filepath.Join(tree, "root/.ssh"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(tree, "root/.ssh/authorized_keys"), 0o600, "# added by hand\n"+b.handPub)
+	writeFile(t, filepath.Join(tree, "root/.ssh/authorized_keys"), 0o600,
+		readFile(t, filepath.Join(b.work, "key1.pub"))+"# added by hand\n"+b.handPub)
 	// Outside a boot sshd -T needs its privilege separation directory.
 	if err := os.MkdirAll(filepath.Join(tree, "run/sshd"), 0o755); err != nil {
 		t.Fatal(err)
@@ -123,6 +125,64 @@ func (b *bootTest) prepare() {
 		t.Fatalf("before the agent, sshd -T should allow passwords:\n%s", before)
 	}
 	b.sshdBefore = snapshot(t, filepath.Join(tree, "etc/ssh"))
+}
+
+// writeConfig writes the agent's configuration in the tree: the emulator,
+// the short poll interval, and extra (TOML) after them.
+func (b *bootTest) writeConfig(extra string) {
+	b.t.Helper()
+	writeFile(b.t, filepath.Join(b.tree, "etc/ecs-keyagent/config.toml"), 0o644,
+		fmt.Sprintf("endpoint = %q\npoll_interval = %q\nboot_timeout = \"20s\"\n%s", b.emu.url, pollInterval, extra))
+}
+
+// checkAdopted checks what the first sync made of the cloud-init line that
+// prepare wrote: the bound key (private half at key) moved into the agent's
+// block, every other byte kept, and the move logged as an adoption.
+func (b *bootTest) checkAdopted(c *container, key string) {
+	t := b.t
+	t.Helper()
+	ak := readFile(t, filepath.Join(c.dir, "root/.ssh/authorized_keys"))
+	inside, outside := splitBlock(ak)
+	pub := strings.Fields(readFile(t, key+".pub"))[1]
+	if !strings.Contains(inside, pub) || strings.Contains(outside, pub) {
+		t.Errorf("the bound key is not adopted into the block:\n%s", ak)
+	}
+	if outside != "# added by hand\n"+b.handPub {
+		t.Errorf("outside the block, root's authorized_keys = %q, want only the hand-added lines", outside)
+	}
+	fp := fingerprint(t, key+".pub")
+	if j := c.must("journalctl", "-b", "--no-pager", "-o", "verbose", "-u", unit); !strings.Contains(j, "ADOPTED="+fp+"\n") {
+		t.Errorf("the journal has no ADOPTED=%s:\n%s", fp, j)
+	}
+}
+
+// splitBlock returns the lines of the agent's managed block and the rest
+// of an authorized_keys file.
+func splitBlock(ak string) (inside, outside string) {
+	in := false
+	for _, l := range strings.SplitAfter(ak, "\n") {
+		switch {
+		case strings.HasPrefix(l, "# BEGIN ecs-keyagent"):
+			in = true
+		case strings.HasPrefix(l, "# END ecs-keyagent"):
+			in = false
+		case in:
+			inside += l
+		default:
+			outside += l
+		}
+	}
+	return inside, outside
+}
+
+// fingerprint is the SHA256 fingerprint of a public key file, by ssh-keygen.
+func fingerprint(t *testing.T, pub string) string {
+	t.Helper()
+	f := strings.Fields(must(t, 10*time.Second, "ssh-keygen", "-l", "-E", "sha256", "-f", pub))
+	if len(f) < 2 {
+		t.Fatalf("ssh-keygen -l %s: no fingerprint", pub)
+	}
+	return f[1]
 }
 
 // checkRunning checks a booted container: the service reached readiness
