@@ -35,7 +35,7 @@ type bootTest struct {
 
 // TestBoot installs the .deb into a Debian 12 tree, boots it, and checks the
 // service as an operator would meet it, through a reboot, an upgrade, a
-// remove and a purge.
+// remove, a purge and an install on a running system with ecs-user.
 func TestBoot(t *testing.T) {
 	prereq(t, "debootstrap", "systemd-nspawn", "nsenter", "chroot", "tar", "ssh", "ssh-keygen")
 	deb := dist(t, "ecs-keyagent_*_"+debArch()+".deb")
@@ -71,8 +71,8 @@ func TestBoot(t *testing.T) {
 	b.st.done("upgrade restarts, remove stops")
 	b.purge(c, key2)
 	b.st.done("purge")
-	b.installRunning(c)
-	b.st.done("install on a running system starts it")
+	b.installRunning(c, key2)
+	b.st.done("install on a running system with ecs-user starts it")
 	c.stop()
 	b.st.done("halt")
 }
@@ -234,6 +234,24 @@ func waitFor(t *testing.T, deadline time.Duration, cond func() bool) time.Durati
 		time.Sleep(200 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// waitUntil polls cond until it holds or deadline passes, and returns how
+// long it took; on failure it names what it waited for and cond's last
+// detail.
+func waitUntil(t *testing.T, deadline time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok, detail := cond()
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > deadline {
+			t.Fatalf("%s: not within %v; last seen:\n%s", what, deadline, detail)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func readFile(t *testing.T, path string) string {

@@ -74,29 +74,41 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// ssh tries to log in as root on the container's sshd with the options
-// given; BatchMode means no prompt ever waits for a password.
-func ssh(port int, opts ...string) result {
-	args := []string{"-p", strconv.Itoa(port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+// ssh tries to log in as user on the container's sshd with the options
+// given and the extra environment env, and runs a command that names the
+// user it ran as.
+func ssh(port int, user string, env []string, opts ...string) result {
+	args := []string{"-p", strconv.Itoa(port), "-o", "StrictHostKeyChecking=no",
 		"-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", "-F", "/dev/null"}
 	args = append(args, opts...)
-	args = append(args, "root@127.0.0.1", "echo logged-in-as-$(id -un)")
-	return run(20*time.Second, "ssh", args...)
+	args = append(args, user+"@127.0.0.1", "echo logged-in-as-$(id -un)")
+	return runEnv(20*time.Second, env, "ssh", args...)
 }
 
-// sshKey logs in with exactly the key at path.
-func sshKey(port int, key string) result {
-	return ssh(port, "-i", key, "-o", "IdentitiesOnly=yes", "-o", "PreferredAuthentications=publickey")
+// sshKey logs in as root with exactly the key at path.
+func sshKey(port int, key string) result { return sshKeyAs(port, "root", key) }
+
+// sshKeyAs logs in as user with exactly the key at path; BatchMode means
+// no prompt ever waits for a password.
+func sshKeyAs(port int, user, key string) result {
+	return ssh(port, user, nil, "-o", "BatchMode=yes", "-i", key, "-o", "IdentitiesOnly=yes",
+		"-o", "PreferredAuthentications=publickey")
 }
 
-// sshPassword asks sshd for password logon only; with BatchMode it cannot
-// succeed, but sshd's refusal names the methods it still offers.
+// sshPassword asks sshd for password logon as root only; with BatchMode it
+// cannot succeed, but sshd's refusal names the methods it still offers.
 func sshPassword(port int) result {
-	return ssh(port, "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive")
+	return ssh(port, "root", nil, "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no",
+		"-o", "PreferredAuthentications=password,keyboard-interactive")
 }
 
 // loggedIn reports whether r is a successful logon as root.
-func loggedIn(r result) bool { return r.err == nil && strings.Contains(r.stdout, "logged-in-as-root") }
+func loggedIn(r result) bool { return loggedInAs(r, "root") }
+
+// loggedInAs reports whether r is a successful logon as user.
+func loggedInAs(r result, user string) bool {
+	return r.err == nil && strings.Contains(r.stdout, "logged-in-as-"+user+"\n")
+}
 
 // wantMethods checks that sshd refused r offering exactly methods, as in
 // "Permission denied (publickey).".
