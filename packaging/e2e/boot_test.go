@@ -21,16 +21,19 @@ const (
 	debInTree        = "/var/tmp/ecs-keyagent.deb" // not /tmp: a tmpfs once booted
 )
 
-// bootTest is one run of TestBoot: the tree, the emulator, sshd's port, the
-// key root added by hand, and /etc/ssh as it was before the agent ran.
+// bootTest is one run of TestBoot or TestContract: the tree, the emulator,
+// sshd's port, the key root added by hand (private half at hand), the
+// askpass program for password logons, and /etc/ssh as it was before the
+// agent ran.
 type bootTest struct {
-	t          *testing.T
-	st         *step
-	work, tree string
-	emu        *emulator
-	port       int
-	handPub    string
-	sshdBefore map[string]string
+	t             *testing.T
+	st            *step
+	work, tree    string
+	emu           *emulator
+	port          int
+	hand, handPub string
+	askpass       string
+	sshdBefore    map[string]string
 }
 
 // TestBoot installs the .deb into a Debian 12 tree, boots it, and checks the
@@ -105,12 +108,17 @@ func (b *bootTest) prepare() {
 	t.Helper()
 	b.emu = startEmulator(t, b.work)
 	b.port = freePort(t)
+	b.askpass = writeAskpass(t, b.work)
 	b.writeConfig("")
+	// PermitRootLogin yes: root may log on with a password once the agent
+	// gives passwords back, as on an image that allows it; Debian's default,
+	// prohibit-password (sshd_config(5)), would refuse root's password
+	// whatever the agent does. The agent itself never sets it.
 	writeFile(t, filepath.Join(tree, "etc/ssh/sshd_config.d/10-e2e-port.conf"), 0o644,
-		fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\n", b.port))
-	hand := filepath.Join(b.work, "hand")
-	must(t, 10*time.Second, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "added-by-hand", "-f", hand)
-	b.handPub = readFile(t, hand+".pub")
+		fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nPermitRootLogin yes\n", b.port))
+	b.hand = filepath.Join(b.work, "hand")
+	must(t, 10*time.Second, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "added-by-hand", "-f", b.hand)
+	b.handPub = readFile(t, b.hand+".pub")
 	if err := os.MkdirAll(filepath.Join(tree, "root/.ssh"), 0o700); err != nil {
 		t.Fatal(err)
 	}

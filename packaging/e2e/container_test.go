@@ -158,3 +158,25 @@ func (c *container) logTail() string {
 	}
 	return "console (end):\n" + string(b)
 }
+
+// lastSync is when the service's last finished sync began: the agent
+// touches /run/ecs-keyagent/last-sync to that time at the end of each sync
+// (zero before the first). It is read through the container's root as its
+// PID 1 sees it, since /run is the container's own tmpfs.
+func (c *container) lastSync() time.Time {
+	fi, err := os.Stat(filepath.Join("/proc", strconv.Itoa(c.pid1), "root/run/ecs-keyagent/last-sync"))
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// waitSynced waits until a sync that began after since has finished, so
+// that whatever changed before since has been seen and acted on.
+func (c *container) waitSynced(since time.Time) {
+	c.t.Helper()
+	waitUntil(c.t, rotationDeadline, "a sync that began after "+since.Format(time.RFC3339Nano), func() (bool, string) {
+		last := c.lastSync()
+		return last.After(since), "last sync began " + last.Format(time.RFC3339Nano)
+	})
+}

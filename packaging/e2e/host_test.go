@@ -63,6 +63,13 @@ func (e *emulator) rebind(t *testing.T, name string) string {
 	return key
 }
 
+// detach unbinds every key pair, as detaching the key pair in the console
+// does: public-keys/ answers 404.
+func (e *emulator) detach(t *testing.T) {
+	t.Helper()
+	must(t, 10*time.Second, filepath.Join(binDir(), "ecs-metadata-emulator"), "--control", e.url)
+}
+
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -102,12 +109,40 @@ func sshPassword(port int) result {
 		"-o", "PreferredAuthentications=password,keyboard-interactive")
 }
 
+// sshWithPassword logs in as user with password, by the password method
+// alone, as a person typing it would. ssh reads it from the askpass
+// program (see writeAskpass): SSH_ASKPASS_REQUIRE=force makes ssh use
+// SSH_ASKPASS without a terminal or DISPLAY (ssh(1), ENVIRONMENT), so no
+// extra package such as sshpass is needed. One prompt only: a wrong
+// password is one failure, not three.
+func sshWithPassword(port int, askpass, user, password string) result {
+	env := []string{"SSH_ASKPASS=" + askpass, "SSH_ASKPASS_REQUIRE=force", "E2E_PASSWORD=" + password}
+	return ssh(port, user, env, "-o", "BatchMode=no", "-o", "PubkeyAuthentication=no",
+		"-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1")
+}
+
+// writeAskpass writes the askpass program sshWithPassword uses into dir:
+// it prints $E2E_PASSWORD, which ssh passes on to it in its environment.
+func writeAskpass(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "askpass")
+	writeFile(t, path, 0o700, "#!/bin/sh\nprintf '%s\\n' \"$E2E_PASSWORD\"\n")
+	return path
+}
+
 // loggedIn reports whether r is a successful logon as root.
 func loggedIn(r result) bool { return loggedInAs(r, "root") }
 
 // loggedInAs reports whether r is a successful logon as user.
 func loggedInAs(r result, user string) bool {
 	return r.err == nil && strings.Contains(r.stdout, "logged-in-as-"+user+"\n")
+}
+
+// refused reports whether sshd turned r down offering exactly methods, as
+// in "Permission denied (publickey).". A connection that failed for another
+// reason (sshd re-executing itself on a reload) is neither refused nor in.
+func refused(r result, methods string) bool {
+	return r.err != nil && strings.Contains(r.stderr, fmt.Sprintf("Permission denied (%s).", methods))
 }
 
 // wantMethods checks that sshd refused r offering exactly methods, as in
