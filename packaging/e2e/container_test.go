@@ -144,9 +144,20 @@ func (c *container) stop() {
 			c.t.Errorf("systemd-nspawn after SIGRTMIN+3: %v, want a clean halt\n%s", err, c.logTail())
 		}
 	case <-time.After(60 * time.Second):
-		c.t.Errorf("container did not halt within 60s of SIGRTMIN+3; killing nspawn\n%s", c.logTail())
-		c.cmd.Process.Kill()
-		<-c.exited
+		c.t.Errorf("container did not halt within 60s of SIGRTMIN+3; killing it\n%s", c.logTail())
+		// Killing nspawn alone leaves the container's systemd running,
+		// with its sshd on the host's loopback and its root deleted under
+		// it; SIGKILL to the init of a PID namespace ends every process in
+		// it (pid_namespaces(7)), and nspawn exits with it.
+		if c.pid1 != 0 {
+			syscall.Kill(c.pid1, syscall.SIGKILL)
+		}
+		select {
+		case <-c.exited:
+		case <-time.After(10 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.exited
+		}
 	}
 }
 
