@@ -46,7 +46,7 @@ func (b *bootTest) commandsInside(c *container) {
 // as an upgrade and restarts the service, then removes it: stopped, and
 // disabled the way dh_installsystemd does it, by a mask that purge lifts
 // with the enablement symlinks. Password logon stays off after a remove,
-// as on the platform when a key pair is detached.
+// as the README says: only a purge (restore-sshd) gives it back.
 func (b *bootTest) upgradeAndRemove(c *container) {
 	t := b.t
 	t.Helper()
