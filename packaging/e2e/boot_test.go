@@ -23,21 +23,24 @@ const (
 	debInTree        = "/var/tmp/ecs-keyagent.deb" // not /tmp: a tmpfs once booted
 )
 
-// bootTest is one run of TestBoot: the tree, the emulator, sshd's port, the
-// key root added by hand, and /etc/ssh as it was before the agent ran.
+// bootTest is one run of TestBoot or TestContract: the tree, the emulator,
+// sshd's port, the key root added by hand (private half at hand), the
+// askpass program for password logins, and /etc/ssh as it was before the
+// agent ran.
 type bootTest struct {
-	t          *testing.T
-	st         *step
-	work, tree string
-	emu        *emulator
-	port       int
-	handPub    string
-	sshdBefore map[string]string
+	t             *testing.T
+	st            *step
+	work, tree    string
+	emu           *emulator
+	port          int
+	hand, handPub string
+	askpass       string
+	sshdBefore    map[string]string
 }
 
 // TestBoot installs the .deb into a Debian 12 tree, boots it, and checks the
 // service as an operator would meet it, through a reboot, an upgrade, a
-// remove and a purge.
+// remove, a purge and an install on a running system with ecs-user.
 func TestBoot(t *testing.T) {
 	prereq(t, "debootstrap", "systemd-nspawn", "nsenter", "chroot", "tar", "ssh", "ssh-keygen")
 	deb := dist(t, "ecs-keyagent_*_"+debArch()+".deb")
@@ -52,12 +55,13 @@ func TestBoot(t *testing.T) {
 	b.st.done("boot")
 	key1 := filepath.Join(b.work, "key1")
 	b.checkRunning(c, key1)
+	b.checkAdopted(c, key1)
 	if r := c.exec(time.Minute, "systemd-analyze", "verify", "--man=no", "/lib/systemd/system/"+unit); r.err != nil || r.stderr != "" {
 		t.Errorf("systemd-analyze verify in the container: %s", r)
 	}
-	b.st.done("service ready, key logs in, password refused, verify")
+	b.st.done("service ready, key adopted and logs in, password refused, verify")
 	key2 := b.rotate(key1)
-	b.st.done("rotation without a reboot")
+	b.st.done("rotation without a reboot; the adopted line is revoked")
 	b.commandsInside(c)
 	b.st.done("sync, status and reload inside")
 
@@ -72,8 +76,8 @@ func TestBoot(t *testing.T) {
 	b.st.done("upgrade restarts, remove stops")
 	b.purge(c, key2)
 	b.st.done("purge")
-	b.installRunning(c)
-	b.st.done("install on a running system starts it")
+	b.installRunning(c, key2)
+	b.st.done("install on a running system with ecs-user starts it")
 	c.stop()
 	b.st.done("halt")
 }
@@ -98,24 +102,30 @@ func (b *bootTest) installInChroot(deb string) {
 }
 
 // prepare starts the metadata emulator on the host's loopback, points the
-// agent at it, moves sshd to a free port, adds a key by hand to root's
-// authorized_keys and records /etc/ssh as it is before the agent runs.
+// agent at it, moves sshd to a free port, writes root's authorized_keys as
+// cloud-init leaves it at first boot (the bound key on a plain line) plus a
+// key added by hand, and records /etc/ssh as it is before the agent runs.
 func (b *bootTest) prepare() {
 	t, tree := b.t, b.tree
 	t.Helper()
 	b.emu = startEmulator(t, b.work)
 	b.port = agenttest.FreePort(t)
-	writeFile(t, filepath.Join(tree, "etc/ecs-keyagent/config.toml"), 0o644,
-		fmt.Sprintf("endpoint = %q\npoll_interval = %q\nboot_timeout = \"20s\"\n", b.emu.url, pollInterval))
+	b.askpass = writeAskpass(t, b.work)
+	b.writeConfig("")
+	// PermitRootLogin yes: root may log on with a password once the agent
+	// gives passwords back, as on an image that allows it; Debian's default,
+	// prohibit-password (sshd_config(5)), would refuse root's password
+	// whatever the agent does. The agent itself never sets it.
 	writeFile(t, filepath.Join(tree, "etc/ssh/sshd_config.d/10-e2e-port.conf"), 0o644,
-		fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\n", b.port))
-	hand := filepath.Join(b.work, "hand")
-	must(t, 10*time.Second, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "added-by-hand", "-f", hand)
-	b.handPub = readFile(t, hand+".pub")
+		fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nPermitRootLogin yes\n", b.port))
+	b.hand = filepath.Join(b.work, "hand")
+	must(t, 10*time.Second, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "added-by-hand", "-f", b.hand)
+	b.handPub = readFile(t, b.hand+".pub")
 	if err := os.MkdirAll(filepath.Join(tree, "root/.ssh"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(tree, "root/.ssh/authorized_keys"), 0o600, "# added by hand\n"+b.handPub)
+	writeFile(t, filepath.Join(tree, "root/.ssh/authorized_keys"), 0o600,
+		readFile(t, filepath.Join(b.work, "key1.pub"))+"# added by hand\n"+b.handPub)
 	// Outside a boot sshd -T needs its privilege separation directory.
 	if err := os.MkdirAll(filepath.Join(tree, "run/sshd"), 0o755); err != nil {
 		t.Fatal(err)
@@ -125,6 +135,64 @@ func (b *bootTest) prepare() {
 		t.Fatalf("before the agent, sshd -T should allow passwords:\n%s", before)
 	}
 	b.sshdBefore = snapshot(t, filepath.Join(tree, "etc/ssh"))
+}
+
+// writeConfig writes the agent's configuration in the tree: the emulator,
+// the short poll interval, and extra (TOML) after them.
+func (b *bootTest) writeConfig(extra string) {
+	b.t.Helper()
+	writeFile(b.t, filepath.Join(b.tree, "etc/ecs-keyagent/config.toml"), 0o644,
+		fmt.Sprintf("endpoint = %q\npoll_interval = %q\nboot_timeout = \"20s\"\n%s", b.emu.url, pollInterval, extra))
+}
+
+// checkAdopted checks what the first sync made of the cloud-init line that
+// prepare wrote: the bound key (private half at key) moved into the agent's
+// block, every other byte kept, and the move logged as an adoption.
+func (b *bootTest) checkAdopted(c *container, key string) {
+	t := b.t
+	t.Helper()
+	ak := readFile(t, filepath.Join(c.dir, "root/.ssh/authorized_keys"))
+	inside, outside := splitBlock(ak)
+	pub := strings.Fields(readFile(t, key+".pub"))[1]
+	if !strings.Contains(inside, pub) || strings.Contains(outside, pub) {
+		t.Errorf("the bound key is not adopted into the block:\n%s", ak)
+	}
+	if outside != "# added by hand\n"+b.handPub {
+		t.Errorf("outside the block, root's authorized_keys = %q, want only the hand-added lines", outside)
+	}
+	fp := fingerprint(t, key+".pub")
+	if j := c.must("journalctl", "-b", "--no-pager", "-o", "verbose", "-u", unit); !strings.Contains(j, "ADOPTED="+fp+"\n") {
+		t.Errorf("the journal has no ADOPTED=%s:\n%s", fp, j)
+	}
+}
+
+// splitBlock returns the lines of the agent's managed block and the rest
+// of an authorized_keys file.
+func splitBlock(ak string) (inside, outside string) {
+	in := false
+	for _, l := range strings.SplitAfter(ak, "\n") {
+		switch {
+		case strings.HasPrefix(l, "# BEGIN ecs-keyagent"):
+			in = true
+		case strings.HasPrefix(l, "# END ecs-keyagent"):
+			in = false
+		case in:
+			inside += l
+		default:
+			outside += l
+		}
+	}
+	return inside, outside
+}
+
+// fingerprint is the SHA256 fingerprint of a public key file, by ssh-keygen.
+func fingerprint(t *testing.T, pub string) string {
+	t.Helper()
+	f := strings.Fields(must(t, 10*time.Second, "ssh-keygen", "-l", "-E", "sha256", "-f", pub))
+	if len(f) < 2 {
+		t.Fatalf("ssh-keygen -l %s: no fingerprint", pub)
+	}
+	return f[1]
 }
 
 // checkRunning checks a booted container: the service reached readiness
@@ -176,6 +244,24 @@ func waitFor(t *testing.T, deadline time.Duration, cond func() bool) time.Durati
 		time.Sleep(200 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// waitUntil polls cond until it holds or deadline passes, and returns how
+// long it took; on failure it names what it waited for and cond's last
+// detail.
+func waitUntil(t *testing.T, deadline time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok, detail := cond()
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > deadline {
+			t.Fatalf("%s: not within %v; last seen:\n%s", what, deadline, detail)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func readFile(t *testing.T, path string) string {

@@ -64,14 +64,16 @@ func boot(t *testing.T, dir string) *container {
 	// The container's systemd answers on its private socket once it is up;
 	// --wait then blocks until start-up is over. degraded is fine: a
 	// container lacks what some units want, and the units this test cares
-	// about are checked one by one.
+	// about are checked one by one. offline is systemctl's answer while
+	// /run/systemd/system does not exist yet (sd_booted(3)), which a PID 1
+	// caught just after its exec has not made: ask again.
 	for {
 		r := c.exec(90*time.Second, "systemctl", "is-system-running", "--wait")
 		s := strings.TrimSpace(r.stdout)
 		if s == "running" || s == "degraded" {
 			return c
 		}
-		if s != "" || time.Now().After(deadline.Add(60*time.Second)) {
+		if (s != "" && s != "offline") || time.Now().After(deadline.Add(60*time.Second)) {
 			t.Fatalf("container did not finish booting: %s\n%s", r, c.logTail())
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -142,9 +144,20 @@ func (c *container) stop() {
 			c.t.Errorf("systemd-nspawn after SIGRTMIN+3: %v, want a clean halt\n%s", err, c.logTail())
 		}
 	case <-time.After(60 * time.Second):
-		c.t.Errorf("container did not halt within 60s of SIGRTMIN+3; killing nspawn\n%s", c.logTail())
-		c.cmd.Process.Kill()
-		<-c.exited
+		c.t.Errorf("container did not halt within 60s of SIGRTMIN+3; killing it\n%s", c.logTail())
+		// Killing nspawn alone leaves the container's systemd running,
+		// with its sshd on the host's loopback and its root deleted under
+		// it; SIGKILL to the init of a PID namespace ends every process in
+		// it (pid_namespaces(7)), and nspawn exits with it.
+		if c.pid1 != 0 {
+			syscall.Kill(c.pid1, syscall.SIGKILL)
+		}
+		select {
+		case <-c.exited:
+		case <-time.After(10 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.exited
+		}
 	}
 }
 
@@ -155,4 +168,26 @@ func (c *container) logTail() string {
 		b = b[len(b)-4000:]
 	}
 	return "console (end):\n" + string(b)
+}
+
+// lastSync is when the service's last finished sync began: the agent
+// touches /run/ecs-keyagent/last-sync to that time at the end of each sync
+// (zero before the first). It is read through the container's root as its
+// PID 1 sees it, since /run is the container's own tmpfs.
+func (c *container) lastSync() time.Time {
+	fi, err := os.Stat(filepath.Join("/proc", strconv.Itoa(c.pid1), "root/run/ecs-keyagent/last-sync"))
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// waitSynced waits until a sync that began after since has finished, so
+// that whatever changed before since has been seen and acted on.
+func (c *container) waitSynced(since time.Time) {
+	c.t.Helper()
+	waitUntil(c.t, rotationDeadline, "a sync that began after "+since.Format(time.RFC3339Nano), func() (bool, string) {
+		last := c.lastSync()
+		return last.After(since), "last sync began " + last.Format(time.RFC3339Nano)
+	})
 }

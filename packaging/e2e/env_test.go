@@ -84,11 +84,19 @@ func (r result) String() string {
 
 // run runs a command with a timeout and returns its output.
 func run(timeout time.Duration, name string, args ...string) result {
+	return runEnv(timeout, nil, name, args...)
+}
+
+// runEnv is run with env added to this process's environment.
+func runEnv(timeout time.Duration, env []string, name string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	err := cmd.Run()
 	return result{stdout: out.String(), stderr: errb.String(), err: err}
 }

@@ -75,7 +75,7 @@ func (b *bootTest) commandsInside(c *container) {
 // as an upgrade and restarts the service, then removes it: stopped, and
 // disabled the way dh_installsystemd does it, by a mask that purge lifts
 // with the enablement symlinks. Password login stays off after a remove,
-// as on the platform when a key pair is detached.
+// as the README says: only a purge (restore-sshd) gives it back.
 func (b *bootTest) upgradeAndRemove(c *container) {
 	t := b.t
 	t.Helper()
@@ -122,12 +122,16 @@ func (b *bootTest) purge(c *container, key string) {
 }
 
 // installRunning installs the package on the running system (not an image
-// build): it is enabled and started at once. The configuration is put back
+// build): it is enabled and started at once. The system now has ecs-user,
+// as an instance created with that login user does, and users is left
+// unset: the agent serves ecs-user, not root. The configuration is put back
 // first and kept over the package's (--force-confold), so the agent finds
-// metadata.
-func (b *bootTest) installRunning(c *container) {
+// metadata; key is the bound key's private half.
+func (b *bootTest) installRunning(c *container, key string) {
 	t := b.t
 	t.Helper()
+	c.must("useradd", "--create-home", "--shell", "/bin/sh", "ecs-user")
+	rootKeys := readFile(t, filepath.Join(b.tree, "root/.ssh/authorized_keys"))
 	if err := os.Mkdir(filepath.Join(b.tree, "etc/ecs-keyagent"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +143,21 @@ func (b *bootTest) installRunning(c *container) {
 	}
 	if r := c.exec(time.Minute, "systemctl", "is-enabled", unit); strings.TrimSpace(r.stdout) != "enabled" {
 		t.Errorf("after dpkg -i on a running system: systemctl is-enabled: %s", r)
+	}
+	waitUntil(t, rotationDeadline, "the bound key logs in as ecs-user", func() (bool, string) {
+		r := sshKeyAs(b.port, "ecs-user", key)
+		return loggedInAs(r, "ecs-user"), r.String()
+	})
+	ak := readFile(t, filepath.Join(b.tree, "home/ecs-user/.ssh/authorized_keys"))
+	if inside, _ := splitBlock(ak); !strings.Contains(inside, strings.Fields(readFile(t, key+".pub"))[1]) {
+		t.Errorf("ecs-user's authorized_keys lacks the bound key in the block:\n%s", ak)
+	}
+	if got := readFile(t, filepath.Join(b.tree, "root/.ssh/authorized_keys")); got != rootKeys {
+		t.Errorf("serving ecs-user, the agent changed root's authorized_keys:\nbefore %q\nafter  %q", rootKeys, got)
+	}
+	if out := c.must("ecs-keyagent", "status"); !strings.Contains(out, "\necs-user: /home/ecs-user/.ssh/authorized_keys: ") ||
+		strings.Contains(out, "\nroot: ") {
+		t.Errorf("ecs-keyagent status should name ecs-user alone:\n%s", out)
 	}
 	wantMethods(t, "password after installing again", sshPassword(b.port), "publickey")
 }
