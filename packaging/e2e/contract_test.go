@@ -70,7 +70,7 @@ func TestContract(t *testing.T) {
 	if !loggedIn(sshKey(b.port, b.hand)) {
 		t.Errorf("after the detach the hand-added key no longer logs in")
 	}
-	b.wantStatus(c, `^no key pair bound$`, `^sshd: password login restored at \S+: the key pair was detached$`,
+	b.wantStatus(c, `^metadata: no key pair bound$`, `^sshd: password login restored at \S+: the key pair was detached$`,
 		`^sshd: root can log in with: key, password$`)
 	b.st.done("platform: detach gives passwords back")
 
@@ -107,7 +107,7 @@ func TestContract(t *testing.T) {
 	if !loggedIn(sshKey(b.port, b.hand)) {
 		t.Errorf("in mode disable after the detach the hand-added key no longer logs in")
 	}
-	b.wantStatus(c, `^no key pair bound$`, `^sshd: root can log in with: key$`)
+	b.wantStatus(c, `^metadata: no key pair bound$`, `^sshd: root can log in with: key$`)
 	b.st.done("disable: chpasswd, rebind, detach keep passwords off")
 	c.stop()
 	b.st.done("halt")

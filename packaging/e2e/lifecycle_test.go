@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -32,8 +33,14 @@ func (b *bootTest) commandsInside(c *container) {
 	if out := c.must("ecs-keyagent", "sync"); !strings.Contains(out, "unchanged") || !strings.Contains(out, "passwordauthentication no") {
 		t.Errorf("ecs-keyagent sync inside:\n%s", out)
 	}
-	if out := c.must("ecs-keyagent", "status"); !strings.Contains(out, "outcome ok") {
+	// status shows the state in force and the service as systemd sees it;
+	// doctor finds every link of a key logon whole.
+	if out := c.must("ecs-keyagent", "status"); !regexp.MustCompile(`(?m)^last sync: .*, ok$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^service: ecs-keyagent.service active \(running\) since .*, pid \d+; logs: journalctl -u ecs-keyagent.service$`).MatchString(out) {
 		t.Errorf("ecs-keyagent status inside:\n%s", out)
+	}
+	if r := c.exec(time.Minute, "ecs-keyagent", "doctor"); r.err != nil || strings.Contains(r.stdout, "FAIL") {
+		t.Errorf("ecs-keyagent doctor inside: %v\n%s%s", r.err, r.stdout, r.stderr)
 	}
 	pid := c.show(unit, "MainPID")
 	c.must("systemctl", "reload", unit)
