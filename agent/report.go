@@ -23,9 +23,12 @@ type Report struct {
 	NoKeyBound bool         `json:"no_key_bound"`
 	Keys       []KeyReport  `json:"keys"`
 	Users      []UserReport `json:"users"`
-	SSHD       *sshd.Report `json:"sshd,omitempty"`
-	Outcome    string       `json:"outcome"`
-	Error      string       `json:"error,omitempty"`
+	// Released are users served at the last sync and no more: the agent's
+	// block was removed from their file.
+	Released []UserReport `json:"released,omitempty"`
+	SSHD     *sshd.Report `json:"sshd,omitempty"`
+	Outcome  string       `json:"outcome"`
+	Error    string       `json:"error,omitempty"`
 
 	err error // the first failure, for the command line's hint
 }
@@ -71,7 +74,7 @@ func (r *Report) Reached() bool { return len(r.Users) > 0 || r.Outcome != Outcom
 // Changed reports whether the sync wrote something: a user's file or
 // sshd's configuration.
 func (r *Report) Changed() bool {
-	for _, u := range r.Users {
+	for _, u := range append(r.Users, r.Released...) {
 		if u.Changed {
 			return true
 		}

@@ -149,6 +149,11 @@ func (e *Engine) userStatus(name string) (UserStatus, *sshd.Target) {
 	us.Path = filepath.Join(acct.Home, ".ssh", "authorized_keys")
 	t := &sshd.Target{User: name, Home: acct.Home, UID: acct.UID}
 	t.Groups, _ = account.Groups(e.opts.Root, acct)
+	if pw, err := account.ReadPasswords(e.opts.Root, []string{name}); err == nil {
+		if p, ok := pw[name]; ok {
+			t.NoPassword = !p.Usable
+		}
+	}
 	data, err := readKeysFile(e.opts.Root, acct)
 	if err != nil {
 		us.Files = err.Error()

@@ -136,6 +136,7 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 		}
 		r.Users = append(r.Users, ur)
 	}
+	e.release(r)
 	e.syncSSHD(ctx, r)
 	if r.Outcome == OutcomeOK {
 		for _, k := range r.Keys {
@@ -349,6 +350,11 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 	if req.Passwords, err = account.ReadPasswords(o.Root, names); err != nil {
 		o.Logger.Warn("password resets cannot be seen", zap.Error(err))
 	}
+	for i, t := range req.Targets {
+		if p, ok := req.Passwords[t.User]; ok {
+			req.Targets[i].NoPassword = !p.Usable
+		}
+	}
 	req.Others = func() []string { return e.othersWithoutKeys(names) }
 	rep, err := e.sshd.Run(ctx, req)
 	r.SSHD = rep
@@ -420,4 +426,25 @@ func fipsMode(root string) bool {
 	}
 	b, err := os.ReadFile("/proc/sys/crypto/fips_enabled")
 	return err == nil && strings.TrimSpace(string(b)) == "1"
+}
+
+// release removes the agent's block from users it served at the last sync
+// and serves no more (users changed, or ecs-user appeared, after which root
+// is not used to log in): the keys it put there must not keep granting
+// access after a rotation or detach it no longer applies to them.
+func (e *Engine) release(r *Report) {
+	prev := e.previous()
+	if e.opts.DryRun || prev == nil {
+		return
+	}
+	for _, u := range prev.Users {
+		if slices.ContainsFunc(r.Users, func(c UserReport) bool { return c.User == u.User }) || len(u.Added)+len(u.Kept) == 0 {
+			continue
+		}
+		ur, err := e.syncUser(u.User, nil)
+		if err != nil {
+			r.fail(err)
+		}
+		r.Released = append(r.Released, ur)
+	}
 }

@@ -36,6 +36,10 @@ type Target struct {
 	Groups   []string // for AllowGroups, DenyGroups and Match Group
 	Usable   int      // keys sshd can use in the file
 	KeyTypes []string // their types, such as "ssh-ed25519" or "ssh-rsa"
+	// NoPassword: /etc/shadow holds no usable password for the user
+	// (locked with "!", "*" or empty), so no password logs in whatever
+	// sshd allows.
+	NoPassword bool
 }
 
 // logon computes t's ways in under v. off names the password keywords the
@@ -104,6 +108,8 @@ func userPattern(p, user, addr string, deny bool) bool {
 // AuthenticationMethods list must be satisfiable by passwords alone.
 func passwordWay(t Target, v view, pw, kbd bool) Way {
 	switch {
+	case t.NoPassword:
+		return Way{Gate: t.User + " has no usable password in /etc/shadow (locked or unset)"}
 	case !pw && !kbd:
 		g := v.gate(kwPassword)
 		if v.get(kwKbd) == "yes" && v.get(kwUsePAM) != "yes" {

@@ -23,3 +23,17 @@ func TestLogonFIPS(t *testing.T) {
 		t.Errorf("ed25519 key without FIPS mode: key way %+v, want open", l.Key)
 	}
 }
+
+// A user whose /etc/shadow entry holds no usable password has no password
+// way, whatever sshd allows; turning passwords off then takes nothing.
+func TestLogonNoPassword(t *testing.T) {
+	v := view{vals: map[string][]string{kwUsePAM: {"yes"}}, where: map[string]string{}}
+	u := Target{User: "ecs-user", Home: "/home/ecs-user", UID: 1000}
+	if l := logon(u, v, testAddr, nil); !l.Password.Open {
+		t.Fatalf("with a password: %+v, want the password way open", l.Password)
+	}
+	u.NoPassword = true
+	if l := logon(u, v, testAddr, nil); l.Password.Open || !strings.Contains(l.Password.Gate, "no usable password") || l.Any() {
+		t.Errorf("locked password, no key: %+v, want no way in, naming the password", l)
+	}
+}

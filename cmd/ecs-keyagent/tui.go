@@ -172,6 +172,9 @@ func printSummary(w io.Writer, r *agent.Report) {
 			fmt.Fprint(w, u.Diff)
 		}
 	}
+	for _, u := range r.Released {
+		fmt.Fprintf(w, "%s: no longer served: %s\n", u.User, userLine(u, r.DryRun))
+	}
 	printSSHD(w, r.SSHD)
 }
 
