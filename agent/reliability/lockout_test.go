@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,44 @@ var homeStates = []string{"ok", "no .ssh", "empty file", ".ssh symlink", "file s
 var metaStates = []string{"valid", "valid and invalid", "none bound", "all invalid"}
 
 func safeHome(s string) bool { return s == "ok" || s == "no .ssh" || s == "empty file" }
+
+// sshd gates a lockout run sets in a drop-in that sorts after the agent's
+// (the drop-in layout only): each closes the key way for some users, or
+// refuses a user outright, or nothing. keysFor names the users whose key
+// way stays open; "" for both.
+var gates = []struct{ name, conf, keysFor string }{
+	{name: "no gate"},
+	{name: "PubkeyAuthentication no", conf: "PubkeyAuthentication no\n", keysFor: "none"},
+	{name: "PubkeyAuthentication no for alice", conf: "Match User alice\n\tPubkeyAuthentication no\n", keysFor: "bob"},
+	{name: "algorithms without ed25519", conf: "PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256\n", keysFor: "none"},
+	{name: "AuthorizedKeysFile elsewhere", conf: "AuthorizedKeysFile /etc/ssh/keys/%u\n", keysFor: "none"},
+	{name: "key plus password", conf: "AuthenticationMethods publickey,password\n", keysFor: "none"},
+	{name: "PermitRootLogin no", conf: "PermitRootLogin no\n"},
+	{name: "DenyUsers bob", conf: "DenyUsers bob\n"},
+}
+
+// keyWayOpen says whether the real sshd's reading of the tree lets user in
+// with a key from ~/.ssh/authorized_keys: an oracle of its own, from sshd
+// -T, apart from the agent's logon model.
+func keyWayOpen(t *testing.T, tr *tree, user string) (bool, string) {
+	v := realSSHDValues(t, tr, user)
+	switch {
+	case v["pubkeyauthentication"] != "yes":
+		return false, "pubkeyauthentication " + v["pubkeyauthentication"]
+	case !strings.Contains(" "+v["authorizedkeysfile"]+" ", " .ssh/authorized_keys "):
+		return false, "authorizedkeysfile " + v["authorizedkeysfile"]
+	case !strings.Contains(","+v["pubkeyacceptedalgorithms"]+",", ",ssh-ed25519,"):
+		return false, "pubkeyacceptedalgorithms " + v["pubkeyacceptedalgorithms"]
+	case v["authenticationmethods"] != "any" && !strings.Contains(" "+v["authenticationmethods"]+" ", " publickey "):
+		return false, "authenticationmethods " + v["authenticationmethods"]
+	}
+	return true, ""
+}
+
+// refusedBy says whether the real sshd refuses user outright (DenyUsers).
+func refusedBy(t *testing.T, tr *tree, user string) bool {
+	return slices.Contains(strings.Fields(realSSHDValues(t, tr, user)["denyusers"]), user)
+}
 
 // prepareHome makes user's ~/.ssh as state says; no key of the user's own.
 func prepareHome(t *testing.T, tr *tree, user string, uid int, state string) {
@@ -116,7 +155,7 @@ func TestLockout(t *testing.T) {
 	needRoot(t)
 	rec := newRecord(t, "Lockout: password login never disabled without a usable key")
 	runs := scale(400, 40)
-	var disabled, leftAlone, sshdChecked int
+	var disabled, leftAlone, sshdChecked, lockouts int
 	for _, layout := range []struct{ name, config string }{{"drop-in", layoutDropIn}, {"main-file", layoutMain}} {
 		t.Run(layout.name, func(t *testing.T) {
 			tr := newTree(t, layout.config)
@@ -132,6 +171,14 @@ func TestLockout(t *testing.T) {
 			args := append(tr.syncArgs(url, "alice", "bob"), "--json")
 			for i := range runs / 2 {
 				rec.run()
+				gate := gates[0]
+				if layout.name == "drop-in" && rand.IntN(2) == 0 {
+					gate = gates[rand.IntN(len(gates))]
+				}
+				if gate.conf != "" {
+					tr.write("etc/ssh/sshd_config.d/10-gate.conf", gate.conf, 0o644)
+					rec.fault()
+				}
 				meta := metaStates[rand.IntN(len(metaStates))]
 				states := map[string]string{}
 				safe := meta == "valid" || meta == "valid and invalid"
@@ -158,7 +205,7 @@ func TestLockout(t *testing.T) {
 					srv.SetKeys(keyEntries(`command="/bin/true" `+good[0].line, strings.Replace(good[1].line, " ", "\r", 1))...)
 				}
 				o := runAgent(t, time.Minute, args...)
-				what := fmt.Sprintf("run %d (metadata %s, alice %s, bob %s)", i, meta, states["alice"], states["bob"])
+				what := fmt.Sprintf("run %d (metadata %s, alice %s, bob %s, gate %s)", i, meta, states["alice"], states["bob"], gate.name)
 				if o.status != 0 && o.status != 1 && o.status != 3 {
 					rec.fail("%s: exit status %d\n%s%s", what, o.status, o.stdout, o.stderr)
 				}
@@ -166,13 +213,23 @@ func TestLockout(t *testing.T) {
 				if off {
 					disabled++
 					for _, u := range users {
+						if sshdAvailable(t) && refusedBy(t, tr, u.name) {
+							continue // sshd refuses the user anyway: nothing lost
+						}
 						if ok, why := usableFor(tr, u.name, u.uid); !ok {
 							rec.fail("%s: password login turned off, but %s has no usable key: %s", what, u.name, why)
+						}
+						if !sshdAvailable(t) {
+							continue
+						}
+						if ok, why := keyWayOpen(t, tr, u.name); !ok {
+							lockouts++
+							rec.fail("%s: password login turned off, but sshd refuses %s's key: %s", what, u.name, why)
 						}
 					}
 				} else {
 					leftAlone++
-					if safe {
+					if safe && gate.keysFor == "" {
 						rec.fail("%s: every home usable and a valid key bound, yet password login left on\n%s", what, o.stdout)
 					}
 					var r struct {
@@ -192,6 +249,7 @@ func TestLockout(t *testing.T) {
 						}
 					}
 				}
+				os.Remove(tr.path("etc/ssh/sshd_config.d/10-gate.conf"))
 				if off { // start the next run from the administrator's files
 					must(t, os.RemoveAll(tr.path("etc/ssh/sshd_config.d/00-ecs-keyagent.conf")))
 					tr.write("etc/ssh/sshd_config", mainFile, 0o644)
@@ -210,6 +268,7 @@ func TestLockout(t *testing.T) {
 	}
 	rec.figure("syncs that turned password login off / left it on", fmt.Sprintf("%d / %d", disabled, leftAlone))
 	rec.figure("runs checked with the real sshd -T", fmt.Sprint(sshdChecked))
+	rec.figure("lockouts (password login off, sshd refusing a target's key)", fmt.Sprint(lockouts))
 }
 
 func keyEntries(bodies ...string) []emulator.Key {
@@ -252,6 +311,39 @@ func sshdAvailable(t *testing.T) bool {
 		t.Fatalf("the real sshd is needed in CI: %v", sshdErr)
 	}
 	return sshdErr == nil
+}
+
+// realSSHDValues is the real sshd -T for user on the tree's configuration,
+// its /etc/ssh paths rewritten into the tree: the first value of each
+// keyword, or all of them space-joined for the allow/deny lists.
+func realSSHDValues(t *testing.T, tr *tree, user string) map[string]string {
+	dir := tr.path("sshd-rewritten")
+	must(t, os.MkdirAll(dir+"/sshd_config.d", 0o755))
+	defer os.RemoveAll(dir)
+	rewrite := func(s string) string { return strings.ReplaceAll(s, "/etc/ssh/", dir+"/") }
+	ents, _ := os.ReadDir(tr.path("etc/ssh/sshd_config.d"))
+	for _, e := range ents {
+		must(t, os.WriteFile(dir+"/sshd_config.d/"+e.Name(), []byte(rewrite(tr.read("etc/ssh/sshd_config.d/"+e.Name()))), 0o600))
+	}
+	f := dir + "/sshd_config"
+	must(t, os.WriteFile(f, []byte(rewrite(tr.read("etc/ssh/sshd_config"))), 0o600))
+	out, err := exec.Command(sshdBin, "-T", "-f", f, "-h", sshdHostKey,
+		"-C", "user="+user+",host=192.0.2.1,addr=192.0.2.1,laddr=192.0.2.2,lport=22").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sshd -T: %v: %s", err, out)
+	}
+	v := map[string]string{}
+	for l := range strings.Lines(string(out)) {
+		k, val, _ := strings.Cut(strings.TrimSpace(l), " ")
+		if old, ok := v[k]; ok {
+			if strings.HasSuffix(k, "users") || strings.HasSuffix(k, "groups") {
+				v[k] = old + " " + val
+			}
+			continue
+		}
+		v[k] = val
+	}
+	return v
 }
 
 // realSSHD asks the real sshd for the effective PasswordAuthentication of

@@ -27,6 +27,8 @@ func TestLogonGates(t *testing.T) {
 	}{
 		{name: "PubkeyAuthentication no", conf: "PubkeyAuthentication no\n", target: alice,
 			refuse: "PubkeyAuthentication no ({{dir}}/etc/ssh/sshd_config:2) would leave alice with no way to log in"},
+		{name: "PubkeyAuthentication no, keyboard-interactive through PAM", conf: "UsePAM yes\nKbdInteractiveAuthentication yes\nPubkeyAuthentication no\n",
+			target: alice, refuse: "PubkeyAuthentication no"},
 		{name: "PubkeyAuthentication no in Match User", conf: "Match User alice\n\tPubkeyAuthentication no\n", target: alice,
 			refuse: "PubkeyAuthentication no ({{dir}}/etc/ssh/sshd_config:3)"},
 		{name: "PubkeyAuthentication no for another user", conf: "Match User bob\n\tPubkeyAuthentication no\n", target: alice, keyOpen: true},

@@ -275,10 +275,11 @@ func judge(o Options, targets []Target, views map[string][]view) (reason string,
 		if !had.Any() || after.Any() {
 			continue
 		}
-		if off[kwKbd] {
-			if combine(t, views[t.User], map[string]bool{kwPassword: off[kwPassword]}).Any() {
-				return "", true, nil
-			}
+		// Keyboard-interactive stays on only when it rescues the key way
+		// itself (a second factor in AuthenticationMethods), not merely
+		// because it is a way to type a password.
+		if off[kwKbd] && combine(t, views[t.User], map[string]bool{kwPassword: off[kwPassword]}).Key.Open {
+			return "", true, nil
 		}
 		return fmt.Sprintf("%s would leave %s with no way to log in", after.Key.Gate, t.User), false, nil
 	}
