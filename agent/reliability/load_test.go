@@ -1,13 +1,20 @@
 package reliability
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestLoad starts 100 `sync` processes at once, with the service running
@@ -16,7 +23,10 @@ import (
 // present, and one of the round's two valid versions. The lock must make
 // exactly one writer per change: at most one process per round reports the
 // change (none when the service got there first). Every process must exit
-// 0 within its deadline (no deadlock).
+// 0 within its deadline (no deadlock). Before the rounds, the test holds
+// the lock itself while 99 syncs wait for it, and reports the CPU they use
+// while they wait; the rounds report the syncs' CPU and durations. Times
+// are figures, never asserted.
 func TestLoad(t *testing.T) {
 	needRoot(t)
 	rec := newRecord(t, "Load: 100 concurrent syncs plus the service")
@@ -36,10 +46,13 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("first sync: status %d\n%s%s", o.status, o.stdout, o.stderr)
 	}
 	files = append(files, "etc/ssh/sshd_config.d/00-ecs-keyagent.conf")
+	rec.figure("load average as the scenario began", loadAverage())
+	waitFigure := measureWaiters(t, rec, tr, procs-1, time.Duration(scale(10, 2))*time.Second, args...)
 	svc := startService(t, tr, url, "alice", "bob")
 
 	var reads atomic.Int64
-	var slowest time.Duration
+	var slowest, widestGap, longestRound time.Duration
+	var cpus []time.Duration
 	var mu sync.Mutex
 	for round := range rounds {
 		old := map[string]string{}
@@ -72,6 +85,7 @@ func TestLoad(t *testing.T) {
 			}
 		})
 		outs := make([]outcome, procs)
+		roundStart := time.Now()
 		var wg sync.WaitGroup
 		for i := range procs {
 			wg.Go(func() {
@@ -82,8 +96,18 @@ func TestLoad(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		longestRound = max(longestRound, time.Since(roundStart))
 		close(stop)
 		reader.Wait()
+		ends := make([]time.Time, 0, procs)
+		for _, o := range outs {
+			ends = append(ends, o.end)
+			cpus = append(cpus, o.cpu)
+		}
+		slices.SortFunc(ends, func(a, b time.Time) int { return a.Compare(b) })
+		for i := 1; i < len(ends); i++ {
+			widestGap = max(widestGap, ends[i].Sub(ends[i-1]))
+		}
 		writers := map[string]int{}
 		for i, o := range outs {
 			rec.run()
@@ -128,5 +152,147 @@ func TestLoad(t *testing.T) {
 	}
 	rec.figure("processes", fmt.Sprintf("%d rounds x %d syncs, plus the service polling every 100 ms", rounds, procs))
 	rec.figure("reads of the files while they ran", fmt.Sprint(reads.Load()))
-	rec.figure("slowest sync under load", slowest.Round(time.Millisecond).String())
+	rec.figure("slowest sync under load (start to exit, waiting for the lock included)", slowest.Round(time.Millisecond).String())
+	rec.figure("longest round (100 syncs started at once, until the last exits)", longestRound.Round(time.Millisecond).String())
+	rec.figure("longest gap between two syncs of a round exiting (about the longest one held the lock)", widestGap.Round(time.Millisecond).String())
+	slices.Sort(cpus)
+	if len(cpus) > 0 {
+		var total time.Duration
+		for _, c := range cpus {
+			total += c
+		}
+		rec.figure("CPU of a sync under load (user+system from rusage, children included): median / largest / all syncs", fmt.Sprintf("%v / %v / %v",
+			cpus[len(cpus)/2].Round(time.Millisecond), cpus[len(cpus)-1].Round(time.Millisecond), total.Round(time.Millisecond)))
+	}
+	rec.figure(fmt.Sprintf("CPU of %d syncs waiting for the lock while the test holds it", procs-1), waitFigure)
+}
+
+// lockRel is where the agent keeps its lock under --root.
+const lockRel = "run/ecs-keyagent/lock"
+
+// measureWaiters holds the agent's lock (flock(2) on the lock file) while n
+// syncs start and wait for it, and returns what they cost while waiting: the
+// time their threads spent on a CPU and how often they were put on one, from
+// /proc/PID/task/TID/schedstat (fields 1 and 3; see the kernel's
+// Documentation/scheduler/sched-stats.rst), over window, from the moment
+// every one has the lock file open (plus a short settling pause for its
+// start-up). Then it releases the lock; every sync must exit 0.
+func measureWaiters(t *testing.T, rec *record, tr *tree, n int, window time.Duration, args ...string) string {
+	t.Helper()
+	lockPath := tr.path(lockRel)
+	lf, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	must(t, err)
+	defer lf.Close()
+	must(t, unix.Flock(int(lf.Fd()), unix.LOCK_EX))
+	locked := true
+	unlock := func() {
+		if locked {
+			locked = false
+			must(t, unix.Flock(int(lf.Fd()), unix.LOCK_UN))
+		}
+	}
+	defer unlock()
+
+	type waiter struct {
+		cmd            *exec.Cmd
+		stdout, stderr bytes.Buffer
+		done           chan error
+		exited         bool
+	}
+	ws := make([]*waiter, n)
+	for i := range ws {
+		w := &waiter{cmd: exec.Command(agentBin(t), args...), done: make(chan error, 1)}
+		w.cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
+		w.cmd.Stdout, w.cmd.Stderr = &w.stdout, &w.stderr
+		must(t, w.cmd.Start())
+		go func() { w.done <- w.cmd.Wait() }()
+		ws[i] = w
+	}
+	defer func() { // on a failure below, leave no process behind
+		for _, w := range ws {
+			if !w.exited {
+				w.cmd.Process.Kill()
+				<-w.done
+			}
+		}
+	}()
+	limit := time.Now().Add(time.Minute)
+	for i, w := range ws {
+		for !hasOpen(w.cmd.Process.Pid, lockPath) {
+			if time.Now().After(limit) {
+				t.Fatalf("waiter %d has not opened %s within a minute", i, lockPath)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the last ones' start-up
+	var cpu0, on0 int64
+	for _, w := range ws {
+		c, o := schedstat(w.cmd.Process.Pid)
+		cpu0, on0 = cpu0+c, on0+o
+	}
+	start := time.Now()
+	time.Sleep(window)
+	var cpu1, on1 int64
+	for _, w := range ws {
+		c, o := schedstat(w.cmd.Process.Pid)
+		cpu1, on1 = cpu1+c, on1+o
+	}
+	took := time.Since(start)
+	unlock()
+	for i, w := range ws {
+		err := <-w.done
+		w.exited = true
+		rec.run()
+		rec.fault()
+		if err != nil || w.cmd.ProcessState.ExitCode() != 0 {
+			rec.fail("waiting phase: process %d: %v\n%s%s", i, err, w.stdout.String(), w.stderr.String())
+		}
+	}
+	used := time.Duration(cpu1 - cpu0)
+	return fmt.Sprintf("%v in %v of waiting (%.2f%% of one CPU), on a CPU %d times (%.0f a second)",
+		used.Round(time.Microsecond), took.Round(time.Millisecond), 100*used.Seconds()/took.Seconds(),
+		on1-on0, float64(on1-on0)/took.Seconds())
+}
+
+// hasOpen reports whether process pid has path open.
+func hasOpen(pid int, path string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == path {
+			return true
+		}
+	}
+	return false
+}
+
+// schedstat sums over the threads of pid the nanoseconds spent on a CPU and
+// the number of times each was put on one.
+func schedstat(pid int) (ns, times int64) {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	for _, p := range tasks {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data))
+		if len(f) < 3 {
+			continue
+		}
+		a, _ := strconv.ParseInt(f[0], 10, 64)
+		b, _ := strconv.ParseInt(f[2], 10, 64)
+		ns, times = ns+a, times+b
+	}
+	return ns, times
+}
+
+// loadAverage is the first line of /proc/loadavg, for the reader of the figures.
+func loadAverage() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ") + " (1, 5 and 15 min; other work on the machine counts too)"
 }
