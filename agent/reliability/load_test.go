@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,17 +24,21 @@ import (
 // present, and one of the round's two valid versions. The lock must make
 // exactly one writer per change: at most one process per round reports the
 // change (none when the service got there first). Every process must exit
-// 0 within its deadline (no deadlock). Before the rounds, the test holds
+// 0 within its deadline (no deadlock). The metadata emulator runs in a
+// process of its own (see imdsProcess). Before the rounds, the test holds
 // the lock itself while 99 syncs wait for it, and reports the CPU they use
-// while they wait; the rounds report the syncs' CPU and durations. Times
-// are figures, never asserted.
+// while they wait; the rounds report the syncs' CPU and durations, how long
+// the emulator waited for a sync's next request, and the CPU that other
+// work used on the machine meanwhile. Times are figures, never asserted.
 func TestLoad(t *testing.T) {
 	needRoot(t)
 	rec := newRecord(t, "Load: 100 concurrent syncs plus the service")
 	rounds, procs := scale(10, 1), 100
 	tr := newTree(t, layoutDropIn)
 	tr.config("disable", "poll_interval = \"100ms\"\n")
-	srv, url := startIMDS(t)
+	cpu0 := cpuNow()
+	srv := startIMDSProcess(t) // not in this process, which starts 100 children at once
+	url := srv.url
 	own := map[string]string{"alice": "# alice's own lines\n" + newKey(t, "alice-own").line + "\n"}
 	tr.mkdir("home/alice/.ssh", 0o700)
 	tr.write("home/alice/.ssh/authorized_keys", own["alice"], 0o600)
@@ -46,12 +51,11 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("first sync: status %d\n%s%s", o.status, o.stdout, o.stderr)
 	}
 	files = append(files, "etc/ssh/sshd_config.d/00-ecs-keyagent.conf")
-	rec.figure("load average as the scenario began", loadAverage())
 	waitFigure := measureWaiters(t, rec, tr, procs-1, time.Duration(scale(10, 2))*time.Second, args...)
-	svc := startService(t, tr, url, "alice", "bob")
+	svc := startService(t, tr, srv.serviceURL, "alice", "bob")
 
 	var reads atomic.Int64
-	var slowest, widestGap, longestRound time.Duration
+	var slowest, longestRound time.Duration
 	var cpus []time.Duration
 	var mu sync.Mutex
 	for round := range rounds {
@@ -99,14 +103,8 @@ func TestLoad(t *testing.T) {
 		longestRound = max(longestRound, time.Since(roundStart))
 		close(stop)
 		reader.Wait()
-		ends := make([]time.Time, 0, procs)
 		for _, o := range outs {
-			ends = append(ends, o.end)
 			cpus = append(cpus, o.cpu)
-		}
-		slices.SortFunc(ends, func(a, b time.Time) int { return a.Compare(b) })
-		for i := 1; i < len(ends); i++ {
-			widestGap = max(widestGap, ends[i].Sub(ends[i-1]))
 		}
 		writers := map[string]int{}
 		for i, o := range outs {
@@ -126,6 +124,9 @@ func TestLoad(t *testing.T) {
 				rec.fail("round %d: %d processes report writing %s's file: the lock let two writers in", round, n, u)
 			}
 		}
+		// The service may be in a sync now, with its temporary files: check
+		// what the syncs left while holding the lock, as a sync would.
+		release := holdLock(t, tr)
 		for _, f := range files {
 			now := tr.read(f)
 			for content := range seen[f] {
@@ -140,6 +141,7 @@ func TestLoad(t *testing.T) {
 		if left := tr.temps(); len(left) > 0 {
 			rec.fail("round %d: temporary files left: %q", round, left)
 		}
+		release()
 		if !svc.running() {
 			rec.fail("round %d: the service exited:\n%s", round, svc.logTail())
 		}
@@ -154,7 +156,8 @@ func TestLoad(t *testing.T) {
 	rec.figure("reads of the files while they ran", fmt.Sprint(reads.Load()))
 	rec.figure("slowest sync under load (start to exit, waiting for the lock included)", slowest.Round(time.Millisecond).String())
 	rec.figure("longest round (100 syncs started at once, until the last exits)", longestRound.Round(time.Millisecond).String())
-	rec.figure("longest gap between two syncs of a round exiting (about the longest one held the lock)", widestGap.Round(time.Millisecond).String())
+	rec.figure("longest the emulator waited for a sync's next request (after its connection or its last answer; the 2 s request limit runs meanwhile)",
+		srv.longestPause().Round(time.Millisecond).String())
 	slices.Sort(cpus)
 	if len(cpus) > 0 {
 		var total time.Duration
@@ -165,6 +168,73 @@ func TestLoad(t *testing.T) {
 			cpus[len(cpus)/2].Round(time.Millisecond), cpus[len(cpus)-1].Round(time.Millisecond), total.Round(time.Millisecond)))
 	}
 	rec.figure(fmt.Sprintf("CPU of %d syncs waiting for the lock while the test holds it", procs-1), waitFigure)
+	rec.figure("CPU of the machine while the scenario ran", cpuNow().since(cpu0, srv.pid))
+}
+
+// cpuSnapshot is the machine's CPU time and this process's and its
+// waited-for children's, at one moment.
+type cpuSnapshot struct {
+	at          time.Time
+	busy, total time.Duration // all CPUs, from /proc/stat
+	own         time.Duration // getrusage(2) RUSAGE_SELF plus RUSAGE_CHILDREN
+}
+
+func cpuNow() cpuSnapshot {
+	s := cpuSnapshot{at: time.Now()}
+	data, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(data), "\n")
+	for i, f := range strings.Fields(line) {
+		if i == 0 {
+			continue // "cpu"
+		}
+		n, _ := strconv.ParseInt(f, 10, 64)
+		d := time.Duration(n) * time.Second / 100 // USER_HZ
+		if i > 8 {
+			break // guest time is counted in user time already (proc(5))
+		}
+		s.total += d
+		if i != 4 && i != 5 { // idle, iowait
+			s.busy += d
+		}
+	}
+	for _, who := range []int{unix.RUSAGE_SELF, unix.RUSAGE_CHILDREN} {
+		var ru unix.Rusage
+		if unix.Getrusage(who, &ru) == nil {
+			s.own += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return s
+}
+
+// since describes the CPU used from s0 to s: by everything, by this test
+// with its children and the process pid (not yet waited for), and by the
+// rest, which is other work on a shared machine.
+func (s cpuSnapshot) since(s0 cpuSnapshot, pid int) string {
+	busy, total := s.busy-s0.busy, s.total-s0.total
+	own := s.own - s0.own + procCPU(pid)
+	return fmt.Sprintf("%v busy of %v over %v (%d CPUs); this test and its processes %v, other work %v",
+		busy.Round(100*time.Millisecond), total.Round(100*time.Millisecond), s.at.Sub(s0.at).Round(100*time.Millisecond),
+		runtime.NumCPU(), own.Round(100*time.Millisecond), max(0, busy-own).Round(100*time.Millisecond))
+}
+
+// procCPU is the user and system time of process pid so far, from
+// /proc/PID/stat (fields 14 and 15, after the command name in parentheses).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * time.Second / 100
 }
 
 // lockRel is where the agent keeps its lock under --root.
@@ -180,17 +250,7 @@ const lockRel = "run/ecs-keyagent/lock"
 func measureWaiters(t *testing.T, rec *record, tr *tree, n int, window time.Duration, args ...string) string {
 	t.Helper()
 	lockPath := tr.path(lockRel)
-	lf, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
-	must(t, err)
-	defer lf.Close()
-	must(t, unix.Flock(int(lf.Fd()), unix.LOCK_EX))
-	locked := true
-	unlock := func() {
-		if locked {
-			locked = false
-			must(t, unix.Flock(int(lf.Fd()), unix.LOCK_UN))
-		}
-	}
+	unlock := holdLock(t, tr)
 	defer unlock()
 
 	type waiter struct {
@@ -255,6 +315,21 @@ func measureWaiters(t *testing.T, rec *record, tr *tree, n int, window time.Dura
 		on1-on0, float64(on1-on0)/took.Seconds())
 }
 
+// holdLock takes the agent's lock, waiting for a sync in progress; no
+// sync runs until the returned function releases it (which may be called
+// more than once).
+func holdLock(t *testing.T, tr *tree) (release func()) {
+	t.Helper()
+	f, err := os.OpenFile(tr.path(lockRel), os.O_RDWR|os.O_CREATE, 0o600)
+	must(t, err)
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { f.Close() }) }
+}
+
 // hasOpen reports whether process pid has path open.
 func hasOpen(pid int, path string) bool {
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
@@ -285,14 +360,4 @@ func schedstat(pid int) (ns, times int64) {
 		ns, times = ns+a, times+b
 	}
 	return ns, times
-}
-
-// loadAverage is the first line of /proc/loadavg, for the reader of the figures.
-func loadAverage() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ") + " (1, 5 and 15 min; other work on the machine counts too)"
 }
