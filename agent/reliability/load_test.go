@@ -59,11 +59,16 @@ func TestLoad(t *testing.T) {
 	var cpus []time.Duration
 	var mu sync.Mutex
 	for round := range rounds {
+		// Rotate the keys while holding the lock: a sync of the service that
+		// read the listing before the rotation and the keys after it would
+		// write a version that is neither the old nor the new one.
+		release := holdLock(t, tr)
 		old := map[string]string{}
 		for _, f := range files {
 			old[f] = tr.read(f)
 		}
 		bind(srv, newKeys(t, 1+round%2)...)
+		release()
 		seen := map[string]map[string]bool{}
 		for _, f := range files {
 			seen[f] = map[string]bool{}
@@ -126,7 +131,7 @@ func TestLoad(t *testing.T) {
 		}
 		// The service may be in a sync now, with its temporary files: check
 		// what the syncs left while holding the lock, as a sync would.
-		release := holdLock(t, tr)
+		release = holdLock(t, tr)
 		for _, f := range files {
 			now := tr.read(f)
 			for content := range seen[f] {
