@@ -28,14 +28,16 @@ const emulatorEnv = "ECS_KEYAGENT_RELIABILITY_EMULATOR"
 //
 // The load scenario needs it: a Go process that starts a hundred children
 // at once can stop running its other goroutines for seconds. os/exec starts
-// a child with clone(CLONE_VFORK), and the calling thread keeps its P (the
-// runtime's right to run Go code) until the child has called execve; with
-// many children starting on saturated CPUs every P can be held that way,
-// and a stop-the-world phase of the garbage collector waits for them all.
-// An emulator in the test process answered nothing for up to 3 s at the
-// start of a round, and the sync holding the lock failed its 2 s request
-// limit against a metadata service that had stopped, which the real one,
-// on another machine, does not.
+// a child with clone(CLONE_VFORK) outside the runtime's system call
+// bookkeeping, so the calling thread keeps its P (the runtime's right to
+// run Go code) until the child has called execve, and with many children
+// starting on busy CPUs every P can be held that way. A heartbeat goroutine
+// in a program starting 100 children at once missed up to 3.3 s, with the
+// garbage collector off as well; starting them one at a time, 0.23 s. An
+// emulator in the test process answered nothing for up to 3 s at the start
+// of a round, and the sync holding the lock failed its 2 s request limit
+// against a metadata service that had stopped, which the real one, on
+// another machine, does not.
 type imdsProcess struct {
 	t               testing.TB
 	url, serviceURL string
