@@ -76,7 +76,9 @@ type outcome struct {
 	stdout   string
 	stderr   string
 	elapsed  time.Duration
-	maxRSS   int64 // KiB, peak VmHWM sampled from /proc
+	end      time.Time     // when Wait returned
+	cpu      time.Duration // user+system time, from the child's rusage
+	maxRSS   int64         // KiB, peak VmHWM sampled from /proc
 }
 
 // runAgent runs ecs-keyagent with args and waits, at most limit,
@@ -107,7 +109,8 @@ func runAgentSampled(t testing.TB, limit time.Duration, sample bool, args ...str
 		close(done)
 		hwm = <-sampled
 	}
-	o := outcome{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	end := time.Now()
+	o := outcome{stdout: stdout.String(), stderr: stderr.String(), elapsed: end.Sub(start), end: end}
 	if ctx.Err() != nil {
 		o.status, o.signaled = -1, true
 		o.stderr += "\n(killed: no exit within " + limit.String() + ")"
@@ -163,6 +166,7 @@ func fillOutcome(o *outcome, ps *os.ProcessState, err error) {
 		return
 	}
 	o.status = ps.ExitCode()
+	o.cpu = ps.UserTime() + ps.SystemTime()
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		o.signaled = true
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,13 +90,30 @@ func (s *service) logTail() string {
 type procSample struct {
 	rss, threads int64 // KiB, count
 	fds          int
+	fdPeak       int      // set by window: the most fds of its samples
+	fdNames      []string // what each fd is, sorted; sockets and pipes without their inode
 }
 
 func (s *service) sample() procSample {
 	pid := s.cmd.Process.Pid
 	status := fmt.Sprintf("/proc/%d/status", pid)
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	return procSample{rss: statusField(status, "VmRSS:"), threads: statusField(status, "Threads:"), fds: len(fds)}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, _ := os.ReadDir(dir)
+	var names []string
+	for _, fd := range fds {
+		l, err := os.Readlink(filepath.Join(dir, fd.Name()))
+		if err != nil {
+			continue // closed since the listing
+		}
+		if kind, _, ok := strings.Cut(l, ":["); ok { // socket:[123], pipe:[456], anon_inode:[eventfd] stays
+			if kind == "socket" || kind == "pipe" {
+				l = kind
+			}
+		}
+		names = append(names, l)
+	}
+	slices.Sort(names)
+	return procSample{rss: statusField(status, "VmRSS:"), threads: statusField(status, "Threads:"), fds: len(fds), fdNames: names}
 }
 
 // panicked reports whether the service's log shows a Go panic or race.

@@ -142,7 +142,13 @@ func TestSoak(t *testing.T) {
 	rec.figure("duration", dur.String())
 	rec.figure("rotations applied", fmt.Sprintf("%d of %d (slowest %v)", applied, rotations, slowest.Round(time.Millisecond)))
 	rec.figure("VmRSS first / last (median of each tenth)", fmt.Sprintf("%.1f / %.1f MiB", float64(first.rss)/1024, float64(last.rss)/1024))
-	rec.figure("open fds first / last", fmt.Sprintf("%d / %d", first.fds, last.fds))
+	rec.figure("open fds first / last (fewest of each tenth: between syncs)", fmt.Sprintf("%d / %d", first.fds, last.fds))
+	rec.figure("open fds first / last (most of each tenth: a sync in progress included)", fmt.Sprintf("%d / %d", first.fdPeak, last.fdPeak))
+	extra := "none"
+	if e := extraFDs(first, last); len(e) > 0 {
+		extra = strings.Join(e, ", ")
+	}
+	rec.figure("fds open between syncs at the end, not at the start", extra)
 	rec.figure("threads first / last", fmt.Sprintf("%d / %d (goroutines are not visible from outside; threads and fds are)", first.threads, last.threads))
 	rec.figure("faults injected", strings.Join(names, ", "))
 }
@@ -169,8 +175,33 @@ func window(s []procSample, first bool) procSample {
 	}
 	slices.SortFunc(w, func(a, b procSample) int { return int(a.rss - b.rss) })
 	m := w[len(w)/2]
-	for _, x := range w { // fds and threads: the largest of the window
-		m.fds, m.threads = max(m.fds, x.fds), max(m.threads, x.threads)
+	// fds: the fewest of the window, open between syncs (a sample taken during
+	// a sync also sees the lock file, directories, a temporary file or a second
+	// connection), and which they are; the most, as fdPeak. Threads: the most.
+	fewest := w[0]
+	for _, x := range w {
+		if x.fds < fewest.fds {
+			fewest = x
+		}
+		m.fdPeak, m.threads = max(m.fdPeak, x.fds), max(m.threads, x.threads)
 	}
+	m.fds, m.fdNames = fewest.fds, fewest.fdNames
 	return m
+}
+
+// extraFDs lists what last has open that first has not, by name.
+func extraFDs(first, last procSample) []string {
+	left := map[string]int{}
+	for _, n := range first.fdNames {
+		left[n]++
+	}
+	var extra []string
+	for _, n := range last.fdNames {
+		if left[n] > 0 {
+			left[n]--
+			continue
+		}
+		extra = append(extra, n)
+	}
+	return extra
 }

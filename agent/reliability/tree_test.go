@@ -161,8 +161,11 @@ func newKeys(t testing.TB, n int) []key {
 	return ks
 }
 
+// keySetter is an emulator in this process or in its own (imdsProcess).
+type keySetter interface{ SetKeys(keys ...emulator.Key) }
+
 // bind makes the emulator serve ks, ids skp-<n>.
-func bind(srv *emulator.Server, ks ...key) {
+func bind(srv keySetter, ks ...key) {
 	var eks []emulator.Key
 	for i, k := range ks {
 		eks = append(eks, emulator.Key{ID: fmt.Sprintf("skp-%d", i), Body: k.line + "\n"})
