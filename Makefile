@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 30s
 BIN         := bin
 
-.PHONY: all build version test lint demo fuzz reliability soak clean man deb rpm e2e
+.PHONY: all build version test lint demo fuzz reliability soak clean man changelog deb rpm e2e
 
 all: build
 
@@ -69,14 +69,20 @@ man: build
 	  -template packaging/man/ecs-keyagent.8.in -version $(VERSION) \
 	  -date $$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%d) -o $(DIST)/man/ecs-keyagent.8.gz
 
-deb rpm: man
+# /usr/share/doc/ecs-keyagent/changelog.Debian.gz, from packaging/changelog
+# with this build's version and SOURCE_DATE_EPOCH's date.
+changelog:
+	@mkdir -p $(DIST)/doc
+	sh packaging/changelog.sh '$(VERSION)-$(PKG_RELEASE)' $(DIST)/doc/changelog.Debian.gz
+
+deb rpm: man changelog
 	@rm -f $(DIST)/ecs-keyagent*.$@
 	@for arch in $(PKG_ARCHES); do \
 	  echo "== $@ $$arch $(VERSION)-$(PKG_RELEASE)"; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 	    -o $(DIST)/build/$$arch/ecs-keyagent ./cmd/ecs-keyagent || exit 1; \
 	  ARCH=$$arch PKG_VERSION='$(VERSION)' PKG_RELEASE='$(PKG_RELEASE)' BUILD_DIR=$(DIST)/build/$$arch \
-	    MAN_DIR=$(DIST)/man \
+	    MAN_DIR=$(DIST)/man DOC_DIR=$(DIST)/doc \
 	    $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p $@ -t $(DIST)/ || exit 1; \
 	done
 

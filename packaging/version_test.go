@@ -76,8 +76,8 @@ func TestVersion(t *testing.T) {
 
 // TestMakeVersion checks that the Makefile stamps the binary with the
 // package version: `make version`, the -X main.version of `make build`
-// and of the packages' binaries, and the version nfpm is given are all
-// version.sh's output (the packages add -1).
+// and of the packages' binaries, and the version nfpm and the changelog
+// are given are all version.sh's output (the packages add -1).
 func TestMakeVersion(t *testing.T) {
 	agenttest.MustHaveCommands(t, "git", "make")
 	out, err := exec.Command("sh", "version.sh").Output()
@@ -110,7 +110,7 @@ func TestMakeVersion(t *testing.T) {
 		}
 	}
 	pkg := runMake("-n", "deb", "PKG_ARCHES=amd64")
-	for _, want := range []string{stamp, "PKG_VERSION='" + v + "' PKG_RELEASE='1'", "-version " + v + " "} {
+	for _, want := range []string{stamp, "PKG_VERSION='" + v + "' PKG_RELEASE='1'", "changelog.sh '" + v + "-1'", "-version " + v + " "} {
 		if !strings.Contains(pkg, want) {
 			t.Errorf("make -n deb lacks %q:\n%s", want, pkg)
 		}
