@@ -38,7 +38,9 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 # The agent's main job, against the project's own metadata emulator, on a
-# temporary tree: no root needed, nothing outside the tree is touched.
+# temporary tree: one-shot syncs, then the service for a few seconds (a
+# live rotation, a hand edit repaired, SIGTERM). No root needed, nothing
+# outside the tree is touched; plain text when piped.
 demo: build
 	@sh docs/demo.sh $(BIN)
 
