@@ -2,19 +2,30 @@
 # commands every commit keeps working.
 
 GO          ?= go
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS     := -s -w -X main.version=$(VERSION)
+# One version for the binary and the packages: packaging/version.sh maps
+# `git describe` to a version dpkg and rpm both order correctly (v1.2.3 ->
+# 1.2.3, 4 commits later -> 1.2.3+git4.gHASH, no tag yet ->
+# 0.0.0~gitN.gHASH). `ecs-keyagent version` prints it; the packages add
+# the release, PKG_RELEASE: dpkg shows VERSION-1, rpm VERSION and
+# release 1. Run once, on first use.
+VERSION     ?= $(eval VERSION := $$(shell sh packaging/version.sh))$(VERSION)
+PKG_RELEASE := 1
+LDFLAGS      = -s -w -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 30s
 BIN         := bin
 
-.PHONY: all build test lint demo fuzz reliability soak clean man deb rpm e2e
+.PHONY: all build version test lint demo fuzz reliability soak clean man changelog deb rpm e2e
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ecs-keyagent ./cmd/ecs-keyagent
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ecs-metadata-emulator ./cmd/ecs-metadata-emulator
+
+# The version the binary and the packages are stamped with.
+version:
+	@echo '$(VERSION)'
 
 # The test command CI runs (.ci/run). Tests that need root or sshd run when
 # they can; with CI=true a missing prerequisite fails them instead.
@@ -27,7 +38,9 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 # The agent's main job, against the project's own metadata emulator, on a
-# temporary tree: no root needed, nothing outside the tree is touched.
+# temporary tree: one-shot syncs, then the service for a few seconds (a
+# live rotation, a hand edit repaired, SIGTERM). No root needed, nothing
+# outside the tree is touched; plain text when piped.
 demo: build
 	@sh docs/demo.sh $(BIN)
 
@@ -42,11 +55,9 @@ fuzz:
 	done
 
 # Packages (packaging/): ecs-keyagent for each of PKG_ARCHES into
-# dist/, with nfpm as a pinned tool (no host packaging tools). The binary is
-# stamped with VERSION (git describe); the package version is its mapping
-# by packaging/version.sh, which dpkg and rpm both order correctly.
+# dist/, with nfpm as a pinned tool (no host packaging tools). Package and
+# binary carry the same VERSION (see above).
 NFPM              := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
-PKG_VERSION       ?= $(eval PKG_VERSION := $$(shell sh packaging/version.sh))$(PKG_VERSION)
 PKG_ARCHES        ?= amd64 arm64
 DIST              := dist
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
@@ -60,13 +71,20 @@ man: build
 	  -template packaging/man/ecs-keyagent.8.in -version $(VERSION) \
 	  -date $$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%d) -o $(DIST)/man/ecs-keyagent.8.gz
 
-deb rpm: man
+# /usr/share/doc/ecs-keyagent/changelog.Debian.gz, from packaging/changelog
+# with this build's version and SOURCE_DATE_EPOCH's date.
+changelog:
+	@mkdir -p $(DIST)/doc
+	sh packaging/changelog.sh '$(VERSION)-$(PKG_RELEASE)' $(DIST)/doc/changelog.Debian.gz
+
+deb rpm: man changelog
 	@rm -f $(DIST)/ecs-keyagent*.$@
 	@for arch in $(PKG_ARCHES); do \
-	  echo "== $@ $$arch $(PKG_VERSION)"; \
+	  echo "== $@ $$arch $(VERSION)-$(PKG_RELEASE)"; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 	    -o $(DIST)/build/$$arch/ecs-keyagent ./cmd/ecs-keyagent || exit 1; \
-	  ARCH=$$arch PKG_VERSION='$(PKG_VERSION)' BUILD_DIR=$(DIST)/build/$$arch MAN_DIR=$(DIST)/man \
+	  ARCH=$$arch PKG_VERSION='$(VERSION)' PKG_RELEASE='$(PKG_RELEASE)' BUILD_DIR=$(DIST)/build/$$arch \
+	    MAN_DIR=$(DIST)/man DOC_DIR=$(DIST)/doc \
 	    $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p $@ -t $(DIST)/ || exit 1; \
 	done
 
@@ -75,7 +93,7 @@ deb rpm: man
 e2e: build deb rpm
 	$(GO) vet -tags e2e ./packaging/e2e/
 	$(GO) run $(STATICCHECK) -tags e2e ./packaging/e2e/
-	E2E_DIST=$(CURDIR)/$(DIST) E2E_BIN=$(CURDIR)/$(BIN) E2E_PKG_VERSION='$(PKG_VERSION)' \
+	E2E_DIST=$(CURDIR)/$(DIST) E2E_BIN=$(CURDIR)/$(BIN) E2E_PKG_VERSION='$(VERSION)' \
 	  $(GO) test -tags e2e -count=1 -v -timeout 20m ./packaging/e2e/
 
 # The adversarial scenarios of agent/reliability at full counts,

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Prints the package version for `make deb` and `make rpm`, derived from
-# `git describe --tags --always --dirty` so that dpkg and rpm both order
-# successive builds correctly (neither accepts a bare commit hash, and rpm
-# forbids '-' in a version):
+# Prints the version of a build, for the binary (`ecs-keyagent version`)
+# and the packages alike (`make version`, `make deb`, `make rpm`), derived
+# from `git describe --tags --always --dirty` so that dpkg and rpm both
+# order successive builds correctly (neither accepts a bare commit hash,
+# and rpm forbids '-' in a version):
 #
 #   v1.2.3                  -> 1.2.3
 #   v1.2.3-rc1              -> 1.2.3~rc1          (sorts before 1.2.3)
@@ -10,8 +11,8 @@
 #   abc1234 (no tag yet)    -> 0.0.0~git37.gabc1234 (37 commits in all)
 #   any of these, -dirty    -> the same with .dirty appended
 #
-# The binary itself is stamped with the raw `git describe` output
-# (`ecs-keyagent version`); see the Makefile.
+# The packages add their release (the Makefile's PKG_RELEASE): dpkg shows
+# 1.2.3-1, rpm version 1.2.3 and release 1; the binary shows 1.2.3.
 set -eu
 desc=$(git describe --tags --always --dirty 2>/dev/null || echo unknown)
 dirty=

@@ -73,3 +73,46 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestMakeVersion checks that the Makefile stamps the binary with the
+// package version: `make version`, the -X main.version of `make build`
+// and of the packages' binaries, and the version nfpm and the changelog
+// are given are all version.sh's output (the packages add -1).
+func TestMakeVersion(t *testing.T) {
+	agenttest.MustHaveCommands(t, "git", "make")
+	out, err := exec.Command("sh", "version.sh").Output()
+	if err != nil {
+		t.Fatalf("version.sh: %v", err)
+	}
+	v := strings.TrimSpace(string(out))
+	runMake := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("make", append([]string{"-s", "--no-print-directory", "-C", ".."}, args...)...)
+		// as CI runs it: no VERSION in the environment to override the Makefile's
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "VERSION=") {
+				cmd.Env = append(cmd.Env, e)
+			}
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("make %s: %v", strings.Join(args, " "), err)
+		}
+		return string(out)
+	}
+	if got := strings.TrimSpace(runMake("version")); got != v {
+		t.Errorf("make version = %q, want version.sh's %q", got, v)
+	}
+	stamp := "-X main.version=" + v + "'"
+	for _, l := range strings.Split(runMake("-n", "build"), "\n") {
+		if strings.Contains(l, "./cmd/ecs-keyagent") && !strings.Contains(l, stamp) {
+			t.Errorf("make build does not stamp %q:\n%s", stamp, l)
+		}
+	}
+	pkg := runMake("-n", "deb", "PKG_ARCHES=amd64")
+	for _, want := range []string{stamp, "PKG_VERSION='" + v + "' PKG_RELEASE='1'", "changelog.sh '" + v + "-1'", "-version " + v + " "} {
+		if !strings.Contains(pkg, want) {
+			t.Errorf("make -n deb lacks %q:\n%s", want, pkg)
+		}
+	}
+}

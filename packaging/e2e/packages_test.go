@@ -83,27 +83,76 @@ func TestManPage(t *testing.T) {
 		t.Fatalf("groff -man -ww: %v\n%s", err, stderr.String())
 	}
 	text := regexp.MustCompile(".\b").ReplaceAllString(string(out), "")
-	for _, want := range []string{"COMMANDS", "restore-sshd", "poll_interval", "EXIT STATUS", "/var/lib/ecs-keyagent/state.json"} {
+	for _, want := range []string{"COMMANDS", "restore-sshd", "poll_interval", "EXIT STATUS", "/var/lib/ecs-keyagent/state.json",
+		"EXAMPLES", "TROUBLESHOOTING", "# BEGIN ecs-keyagent managed keys: edits inside this block are overwritten",
+		"/run/ecs-keyagent/failure.json", "journalctl -u ecs-keyagent"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("man page lacks %q", want)
 		}
 	}
 }
 
-// TestDebLayout checks both architectures' .deb: files, conffiles, scripts.
+// debFiles is what the .deb installs, directories left out.
+var debFiles = []string{
+	"./etc/ecs-keyagent/config.toml",
+	"./lib/systemd/system/ecs-keyagent.service",
+	"./usr/bin/ecs-keyagent",
+	"./usr/share/bash-completion/completions/ecs-keyagent",
+	"./usr/share/doc/ecs-keyagent/README.md",
+	"./usr/share/doc/ecs-keyagent/changelog.Debian.gz",
+	"./usr/share/doc/ecs-keyagent/copyright",
+	"./usr/share/man/man8/ecs-keyagent.8.gz",
+	"./usr/share/zsh/vendor-completions/_ecs-keyagent",
+}
+
+// TestDebLayout checks both architectures' .deb: files, conffiles, scripts,
+// the changelog's version, and that the binary reports the package's
+// version.
 func TestDebLayout(t *testing.T) {
 	prereq(t, "dpkg-deb")
 	for _, arch := range []string{"amd64", "arm64"} {
 		deb := dist(t, "ecs-keyagent_*_"+arch+".deb")
 		list := must(t, time.Minute, "sh", "-c", "dpkg-deb --fsys-tarfile \"$1\" | tar -t", "sh", deb)
-		for _, want := range []string{"./usr/bin/ecs-keyagent", "./lib/systemd/system/ecs-keyagent.service",
-			"./etc/ecs-keyagent/config.toml", "./usr/share/man/man8/ecs-keyagent.8.gz", "./usr/share/doc/ecs-keyagent/copyright"} {
-			if !slices.Contains(strings.Split(list, "\n"), want) {
-				t.Errorf("%s lacks %s:\n%s", filepath.Base(deb), want, list)
+		var files []string
+		for _, f := range strings.Split(list, "\n") {
+			if f != "" && !strings.HasSuffix(f, "/") {
+				files = append(files, f)
 			}
+		}
+		slices.Sort(files)
+		if !slices.Equal(files, debFiles) {
+			t.Errorf("%s installs %q, want %q", filepath.Base(deb), files, debFiles)
 		}
 		if got := must(t, time.Minute, "dpkg-deb", "-f", deb, "Architecture"); strings.TrimSpace(got) != arch {
 			t.Errorf("%s: Architecture %q, want %s", filepath.Base(deb), got, arch)
+		}
+		version := strings.TrimSpace(must(t, time.Minute, "dpkg-deb", "-f", deb, "Version"))
+		if v := os.Getenv("E2E_PKG_VERSION"); v != "" && version != v+"-1" {
+			t.Errorf("%s: Version %q, want %q", filepath.Base(deb), version, v+"-1")
+		}
+		cl := extract(t, deb, "./usr/share/doc/ecs-keyagent/changelog.Debian.gz")
+		zr, err := gzip.NewReader(strings.NewReader(cl))
+		if err != nil {
+			t.Fatalf("%s: changelog.Debian.gz: %v", filepath.Base(deb), err)
+		}
+		text, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("%s: changelog.Debian.gz: %v", filepath.Base(deb), err)
+		}
+		if first, _, _ := strings.Cut(string(text), "\n"); !strings.HasPrefix(first, "ecs-keyagent ("+version+") ") {
+			t.Errorf("%s: changelog starts %q, want the package's version %s", filepath.Base(deb), first, version)
+		}
+		if arch == debArch() {
+			// One version for both: the binary's is the package's without
+			// the Debian release.
+			bin := filepath.Join(t.TempDir(), "ecs-keyagent")
+			if err := os.WriteFile(bin, []byte(extract(t, deb, "./usr/bin/ecs-keyagent")), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			upstream := version[:strings.LastIndex(version, "-")]
+			if got := must(t, time.Minute, bin, "version"); !strings.HasPrefix(got, "ecs-keyagent "+upstream+" (") {
+				t.Errorf("%s: ecs-keyagent version = %q, want %s, the package's version without -1", filepath.Base(deb), got, upstream)
+			}
 		}
 		ctrl := t.TempDir()
 		must(t, time.Minute, "dpkg-deb", "-e", deb, ctrl)
@@ -116,4 +165,10 @@ func TestDebLayout(t *testing.T) {
 			}
 		}
 	}
+}
+
+// extract returns one file of a .deb's data.
+func extract(t *testing.T, deb, path string) string {
+	t.Helper()
+	return must(t, time.Minute, "sh", "-c", "dpkg-deb --fsys-tarfile \"$1\" | tar -xO \"$2\"", "sh", deb, path)
 }

@@ -18,8 +18,11 @@ var rpmFiles = []string{
 	"/usr/bin/ecs-keyagent",
 	"/usr/lib/systemd/system-preset/80-ecs-keyagent.preset",
 	"/usr/lib/systemd/system/ecs-keyagent.service",
+	"/usr/share/bash-completion/completions/ecs-keyagent",
+	"/usr/share/doc/ecs-keyagent/README.md",
 	"/usr/share/licenses/ecs-keyagent/LICENSE",
 	"/usr/share/man/man8/ecs-keyagent.8.gz",
+	"/usr/share/zsh/site-functions/_ecs-keyagent",
 }
 
 // TestRPMLayout checks the .rpm with rpm itself: file list, config flags,
@@ -41,6 +44,9 @@ func TestRPMLayout(t *testing.T) {
 		}
 		if !strings.Contains(flags, "l /usr/share/licenses/ecs-keyagent/LICENSE\n") {
 			t.Errorf("%s: LICENSE is not %%license:\n%s", name, flags)
+		}
+		if !strings.Contains(flags, "d /usr/share/doc/ecs-keyagent/README.md\n") {
+			t.Errorf("%s: README.md is not %%doc:\n%s", name, flags)
 		}
 		scripts := must(t, time.Minute, "rpm", "-qp", "--scripts", pkg)
 		for _, want := range []string{"postinstall scriptlet", "preuninstall scriptlet", "postuninstall scriptlet",
@@ -70,6 +76,11 @@ func TestRPMLayout(t *testing.T) {
 			if got := must(t, time.Minute, "rpm", "-qp", "--qf", "%{VERSION}", pkg); got != v {
 				t.Errorf("%s: version %q, want %q", name, got, v)
 			}
+		}
+		// One version for both: the binary's is the package's VERSION.
+		version := must(t, time.Minute, "rpm", "-qp", "--qf", "%{VERSION}", pkg)
+		if got := must(t, time.Minute, filepath.Join(root, "usr/bin/ecs-keyagent"), "version"); !strings.HasPrefix(got, "ecs-keyagent "+version+" (") {
+			t.Errorf("%s: ecs-keyagent version = %q, want %s, the package's version", name, got, version)
 		}
 	}
 }

@@ -1,8 +1,13 @@
 // Command man generates the manual page ecs-keyagent(8) for the packages
 // (`make man`). The page is a roff template, ecs-keyagent.8.in, filled in
 // from the repository so that it cannot drift from the program: the commands
-// and their flags come from the built binary's own -h output, and the
-// configuration and exit status tables from README.md.
+// and their flags come from the built binary's own -h output; the
+// configuration and exit status tables, the example of the managed block
+// (which must hold the marker lines package keys writes), the doctor
+// example and the ways to get password login back from README.md. Every
+// command line the page shows (ecs-keyagent COMMAND --flag ...) is checked
+// against the binary's -h: a command or flag it does not have fails the
+// build.
 //
 //	go run ./packaging/man -bin bin/ecs-keyagent -readme README.md \
 //	    -template packaging/man/ecs-keyagent.8.in -version V -date YYYY-MM-DD -o OUT.8.gz
@@ -17,6 +22,8 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+
+	"github.com/ecs-keyagent/ecs-keyagent/keys"
 )
 
 var placeholder = regexp.MustCompile(`@[A-Z_]+@`)
@@ -47,7 +54,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	cmds, err := commands(*bin)
+	cmds, helps, err := commands(*bin)
 	if err != nil {
 		return err
 	}
@@ -59,15 +66,33 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	block, err := fencedWith(string(md), keys.BeginMarker, keys.EndMarker)
+	if err != nil {
+		return err
+	}
+	doctor, err := fencedAfter(string(md), "### `doctor`")
+	if err != nil {
+		return err
+	}
+	passwordBack, err := sentence(string(md), "How to get password login back")
+	if err != nil {
+		return err
+	}
 	page := strings.NewReplacer(
 		"@VERSION@", escape(*version),
 		"@DATE@", escape(*date),
 		"@COMMANDS@", cmds,
 		"@CONFIGURATION@", tableRoff(conf),
 		"@EXIT_STATUS@", tableRoff(exit),
+		"@MANAGED_BLOCK@", exampleRoff(block),
+		"@DOCTOR_EXAMPLE@", exampleRoff(doctor),
+		"@PASSWORD_BACK@", passwordBack,
 	).Replace(string(t))
 	if p := placeholder.FindString(page); p != "" {
 		return fmt.Errorf("fill %s: unknown placeholder %s", *tmpl, p)
+	}
+	if err := checkInvocations(page, helps); err != nil {
+		return fmt.Errorf("fill %s: %w", *tmpl, err)
 	}
 	data := []byte(page)
 	if strings.HasSuffix(*out, ".gz") {
@@ -83,12 +108,14 @@ func run(args []string) error {
 }
 
 // commands renders one subsection per subcommand from `BIN -h` and
-// `BIN COMMAND -h`.
-func commands(bin string) (string, error) {
+// `BIN COMMAND -h`, and returns those help texts by command name ("" for
+// the program's own).
+func commands(bin string) (string, map[string]string, error) {
 	top, err := help(bin, "-h")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
+	helps := map[string]string{"": top}
 	var b strings.Builder
 	in := false
 	for _, l := range strings.Split(top, "\n") {
@@ -99,17 +126,18 @@ func commands(bin string) (string, error) {
 			name := strings.Fields(l)[0]
 			h, err := help(bin, name, "-h")
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
+			helps[name] = h
 			b.WriteString(commandRoff(name, h))
 		case in:
 			in = false
 		}
 	}
 	if b.Len() == 0 {
-		return "", fmt.Errorf("read commands from %s -h: none listed", bin)
+		return "", nil, fmt.Errorf("read commands from %s -h: none listed", bin)
 	}
-	return b.String(), nil
+	return b.String(), helps, nil
 }
 
 // help returns what bin prints for args (flag's usage goes to stderr).

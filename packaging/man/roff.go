@@ -3,14 +3,30 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode"
 )
 
 // escape makes text safe in a roff line: backslashes and hyphens escaped,
-// and a leading dot or quote, which roff would read as a request, guarded.
+// characters outside ASCII written as groff's \[uXXXX] (the page then
+// renders the same with or without preconv), and a leading dot or quote,
+// which roff would read as a request, guarded.
 func escape(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\e`)
-	s = strings.ReplaceAll(s, "-", `\-`)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\e`)
+		case r == '-':
+			b.WriteString(`\-`)
+		case r > unicode.MaxASCII:
+			fmt.Fprintf(&b, `\[u%04X]`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	s = b.String()
 	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
 		s = `\&` + s
 	}
@@ -143,4 +159,173 @@ func commandRoff(name, help string) string {
 		}
 	}
 	return b.String()
+}
+
+// fence returns the code blocks of a Markdown text, each with the line
+// before its opening fence: the lines between the fences, with the fence's
+// indentation removed (a block inside a list item is indented).
+func fences(md string) (blocks [][]string, starts []int) {
+	lines := strings.Split(md, "\n")
+	for i := 0; i < len(lines); i++ {
+		open := strings.TrimLeft(lines[i], " ")
+		if !strings.HasPrefix(open, "```") {
+			continue
+		}
+		indent := len(lines[i]) - len(open)
+		var block []string
+		j := i + 1
+		for ; j < len(lines) && !strings.HasPrefix(strings.TrimLeft(lines[j], " "), "```"); j++ {
+			l := lines[j]
+			if len(l)-len(strings.TrimLeft(l, " ")) >= indent {
+				l = l[indent:]
+			}
+			block = append(block, l)
+		}
+		blocks, starts = append(blocks, block), append(starts, i)
+		i = j
+	}
+	return blocks, starts
+}
+
+// fencedAfter returns the first code block in the section whose heading
+// starts with heading, before the next heading.
+func fencedAfter(md, heading string) ([]string, error) {
+	lines := strings.Split(md, "\n")
+	blocks, starts := fences(md)
+	for h, l := range lines {
+		if !strings.HasPrefix(l, heading) {
+			continue
+		}
+		for i, start := range starts {
+			if start < h {
+				continue
+			}
+			for _, between := range lines[h+1 : start] {
+				if strings.HasPrefix(between, "#") {
+					return nil, fmt.Errorf("find a code block under %q in the README: none before the next heading", heading)
+				}
+			}
+			return blocks[i], nil
+		}
+		break
+	}
+	return nil, fmt.Errorf("find a code block under %q in the README: no such heading or block", heading)
+}
+
+// fencedWith returns the first code block that holds every one of lines.
+func fencedWith(md string, lines ...string) ([]string, error) {
+	blocks, _ := fences(md)
+	for _, b := range blocks {
+		all := true
+		for _, l := range lines {
+			all = all && slices.Contains(b, l)
+		}
+		if all {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("find a code block with %q in the README: none", lines)
+}
+
+// sentence returns, in roff, the first sentence of the paragraph of md
+// that starts with prefix, without its lead-in ("prefix...: ").
+func sentence(md, prefix string) (string, error) {
+	for _, p := range strings.Split(md, "\n\n") {
+		p = strings.Join(strings.Fields(p), " ")
+		if !strings.HasPrefix(p, prefix) {
+			continue
+		}
+		if i := strings.Index(p, ". "); i >= 0 {
+			p = p[:i+1]
+		}
+		if _, rest, ok := strings.Cut(p, ": "); ok {
+			p = rest
+		}
+		return inline(p), nil
+	}
+	return "", fmt.Errorf("find the paragraph %q... in the README: not there", prefix)
+}
+
+// exampleRoff renders lines as an indented example in no-fill mode, as
+// man-pages(7) sets examples.
+func exampleRoff(lines []string) string {
+	var b strings.Builder
+	b.WriteString(".PP\n.in +4n\n.EX\n")
+	for _, l := range lines {
+		b.WriteString(escape(l) + "\n")
+	}
+	b.WriteString(".EE\n.in\n")
+	return b.String()
+}
+
+// invocation matches a command line shown on the page, once unescaped:
+// "ecs-keyagent ...", after a "$ " prompt, "sudo " or "&& ".
+var invocation = regexp.MustCompile(`(?:^|\$ |sudo |&& )ecs-keyagent((?: +[^ &|;#]+)*)`)
+
+// checkInvocations finds every command line in the page's examples (.EX
+// blocks) and bold lines, and checks its command and flags against the
+// binary's help texts (helps[""] is the program's own, helps[NAME] a
+// command's).
+func checkInvocations(page string, helps map[string]string) error {
+	var errs []string
+	inEx := false
+	for _, l := range strings.Split(page, "\n") {
+		switch {
+		case l == ".EX":
+			inEx = true
+			continue
+		case l == ".EE":
+			inEx = false
+			continue
+		case strings.HasPrefix(l, ".B ") || strings.HasPrefix(l, ".BR "):
+			l = strings.ReplaceAll(strings.SplitN(l, " ", 2)[1], `"`, "")
+		case !inEx:
+			continue
+		}
+		text := strings.NewReplacer(`\-`, "-", `\e`, `\`, `\&`, "", `\fB`, "", `\fR`, "", `\fI`, "").Replace(l)
+		for _, m := range invocation.FindAllStringSubmatch(text, -1) {
+			if err := checkInvocation(strings.Fields(m[1]), helps); err != nil {
+				errs = append(errs, fmt.Sprintf("%q: %v", strings.TrimSpace(text), err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("command lines the binary does not accept:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// checkInvocation checks the arguments of one command line: the first
+// word that is neither a flag nor a flag's value is the command, and each
+// --flag must be in the help of the command it follows (or the program's).
+// A flag shown with a value (--root DIR) takes the next word unless it
+// has one after "=".
+func checkInvocation(args []string, helps map[string]string) error {
+	cmd := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			if cmd != "" {
+				return fmt.Errorf("%q: the commands take no arguments", a)
+			}
+			if _, ok := helps[a]; !ok && a != "help" {
+				return fmt.Errorf("no command %q", a)
+			}
+			cmd = a
+			if a == "help" {
+				return nil
+			}
+			continue
+		}
+		name, _, hasValue := strings.Cut(a, "=")
+		q := regexp.QuoteMeta(name)
+		h := helps[cmd]
+		if !regexp.MustCompile(`(?:^|[\s\[])` + q + `(?:[\s\]=]|$)`).MatchString(h) {
+			return fmt.Errorf("no flag %s for %q", name, cmd)
+		}
+		if !hasValue && regexp.MustCompile(`(?m)(?:^|[\s\[])`+q+` [A-Z]`).MatchString(h) {
+			i++
+		}
+	}
+	return nil
 }

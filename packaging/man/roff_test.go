@@ -65,3 +65,67 @@ func TestCommandRoffSkipsHelp(t *testing.T) {
 		t.Errorf("commandRoff listed -h: %q", got)
 	}
 }
+
+func TestEscapeNonASCII(t *testing.T) {
+	if got, want := escape("±10 % … ok"), `\[u00B1]10 % \[u2026] ok`; got != want {
+		t.Errorf("escape = %q, want %q", got, want)
+	}
+}
+
+const md = "# x\n\n### `doctor`: why\n\ntext\n\n```\n$ sudo ecs-keyagent doctor\nok\n```\n\n## Next\n\n" +
+	"3. A list item:\n\n   ```\n   # BEGIN m\n   key\n   # END m\n   ```\n\n" +
+	"How to do it, in one place: first; or second. More here.\nAnd here.\n\n### Empty\n\n## After\n\n```\nlate\n```\n"
+
+func TestFenced(t *testing.T) {
+	got, err := fencedAfter(md, "### `doctor`")
+	if err != nil || strings.Join(got, "|") != "$ sudo ecs-keyagent doctor|ok" {
+		t.Errorf("fencedAfter(doctor) = %q, %v", got, err)
+	}
+	if got, err := fencedAfter(md, "### Empty"); err == nil {
+		t.Errorf("fencedAfter(a heading whose section has no block) = %q, want an error", got)
+	}
+	got, err = fencedWith(md, "# BEGIN m", "# END m")
+	if err != nil || strings.Join(got, "|") != "# BEGIN m|key|# END m" {
+		t.Errorf("fencedWith(markers) = %q, %v; want the list item's block, unindented", got, err)
+	}
+	if _, err := fencedWith(md, "# BEGIN other"); err == nil {
+		t.Errorf("fencedWith(missing) = nil error")
+	}
+	if got, want := exampleRoff([]string{"$ a --b", ".dot"}), ".PP\n.in +4n\n.EX\n$ a \\-\\-b\n\\&.dot\n.EE\n.in\n"; got != want {
+		t.Errorf("exampleRoff = %q, want %q", got, want)
+	}
+}
+
+func TestSentence(t *testing.T) {
+	got, err := sentence(md, "How to do it")
+	if want := "first; or second."; err != nil || got != want {
+		t.Errorf("sentence = %q, %v; want %q", got, err, want)
+	}
+	if _, err := sentence(md, "Nowhere"); err == nil {
+		t.Errorf("sentence(missing) = nil error")
+	}
+}
+
+func TestCheckInvocations(t *testing.T) {
+	helps := map[string]string{
+		"":       "Usage: ecs-keyagent [--log-level LEVEL] COMMAND [flags]\n       ecs-keyagent --version | help [COMMAND]\n",
+		"sync":   "Flags:\n  --dry-run\n        show\n  --root DIR\n        root\n  -h, --help\n        help\n",
+		"doctor": "Flags:\n  --key FILE\n        key\n",
+	}
+	good := ".B ecs\\-keyagent\n.BR ecs\\-keyagent.service ,\n.B ecs\\-keyagent sync\n.EX\n$ sudo ecs\\-keyagent \\-\\-log\\-level debug sync \\-\\-dry\\-run \\-\\-root=/mnt\n" +
+		"$ sudo systemctl stop x && sudo ecs\\-keyagent doctor \\-\\-key id.pub\nok    ecs\\-keyagent: fine\n$ ecs\\-keyagent \\-\\-version\n.EE\n" +
+		"prose: run ecs\\-keyagent nosuch in text\n"
+	if err := checkInvocations(good, helps); err != nil {
+		t.Errorf("checkInvocations(good) = %v", err)
+	}
+	for _, bad := range []string{
+		".EX\n$ sudo ecs\\-keyagent snyc\n.EE\n",
+		".EX\n$ ecs\\-keyagent sync \\-\\-json\n.EE\n",
+		".B ecs\\-keyagent doctor \\-\\-fingerprint X\n",
+		".EX\n$ ecs\\-keyagent \\-\\-dry\\-run sync\n.EE\n",
+	} {
+		if err := checkInvocations(bad, helps); err == nil {
+			t.Errorf("checkInvocations(%q) = nil, want an error", bad)
+		}
+	}
+}
