@@ -21,7 +21,7 @@ var checkConfigCmd = &command{
 
 func runCheckConfig(_ context.Context, env *cliEnv, fs *flag.FlagSet, args []string) error {
 	var a commonArgs
-	fs.StringVar(&a.config, "config", "", "configuration file (default /etc/ecs-keyagent/config.toml; under --root if absolute)")
+	fs.StringVar(&a.config, "config", "", "configuration `FILE` (default /etc/ecs-keyagent/config.toml; under --root if absolute)")
 	fs.StringVar(&a.root, "root", "/", "treat `DIR` as the filesystem root")
 	if err := parse(fs, args); err != nil {
 		return err

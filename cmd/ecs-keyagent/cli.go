@@ -142,6 +142,10 @@ func runHelp(env *cliEnv, args []string) error {
 	case len(args) > 1:
 		return usageError{err: errors.New("help: takes at most one command"), help: "ecs-keyagent"}
 	}
+	if args[0] == "help" {
+		env.usage(env.stdout)
+		return nil
+	}
 	c := lookup(args[0])
 	if c == nil {
 		return usageError{err: fmt.Errorf("help: unknown command %q", args[0]), help: "ecs-keyagent"}

@@ -13,7 +13,7 @@ import (
 
 var statusCmd = &command{
 	name:  "status",
-	usage: "[--config FILE] [--root DIR] [--user NAME]... [--json]",
+	usage: "[--config FILE] [--root DIR] [--endpoint URL] [--user NAME]... [--json]",
 	short: "show the state in force: keys, sshd, the metadata service and the service",
 	examples: [][2]string{
 		{"sudo ecs-keyagent status", "what is in force: keys, sshd's settings and their lines, the service"},

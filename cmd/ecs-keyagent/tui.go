@@ -37,7 +37,7 @@ func (env *cliEnv) usage(w io.Writer) {
 // printHelp prints a command's help: usage, what it does, its flags in GNU
 // spelling, its exit status and examples.
 func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: ecs-keyagent %s %s\n\n%s.\n\nFlags:\n", c.name, c.usage, upperFirst(c.short))
+	fmt.Fprintf(w, "%s\n\n%s.\n\nFlags:\n", strings.TrimSpace("Usage: ecs-keyagent "+c.name+" "+c.usage), upperFirst(c.short))
 	fs.VisitAll(func(f *flag.Flag) {
 		arg, usage := flag.UnquoteUsage(f)
 		switch arg {
@@ -194,7 +194,11 @@ func userLine(u agent.UserReport, dryRun bool) string {
 		parts = append(parts, "removed "+fp)
 	}
 	for _, fp := range u.Kept {
-		parts = append(parts, "unchanged "+fp)
+		if u.Changed {
+			parts = append(parts, "kept "+fp)
+		} else {
+			parts = append(parts, fp) // "unchanged: SHA256:...", said once
+		}
 	}
 	for _, fp := range u.Adopted {
 		parts = append(parts, "adopted "+fp+" (found outside the block)")
@@ -237,9 +241,12 @@ func printSSHD(w io.Writer, s *sshd.Report) {
 		verb = "would change"
 	}
 	for _, f := range s.Changed {
-		if slices.Contains(s.Removed, f) {
-			fmt.Fprintf(w, "sshd: %s %s (removed)\n", verb, f)
-		} else {
+		switch {
+		case slices.Contains(s.Removed, f) && s.Diff != "":
+			fmt.Fprintf(w, "sshd: would remove %s\n", f)
+		case slices.Contains(s.Removed, f):
+			fmt.Fprintf(w, "sshd: removed %s\n", f)
+		default:
 			fmt.Fprintf(w, "sshd: %s %s\n", verb, f)
 		}
 	}

@@ -7,7 +7,8 @@ import (
 	"runtime"
 )
 
-// version is stamped at build time: -ldflags "-X main.version=$(git describe)".
+// version is stamped at build time with the package version (make version:
+// packaging/version.sh), -ldflags "-X main.version=...".
 var version = "devel"
 
 var versionCmd = &command{
