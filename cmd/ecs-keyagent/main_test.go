@@ -82,6 +82,7 @@ type imdsHolder struct{ srv *emulator.Server }
 //	imds fault PATH STATUS      answer STATUS on PATH until cleared
 //	imds redirect PATH URL      answer a redirect on PATH
 //	imds big PATH SIZE          pad PATH's body to SIZE bytes
+//	imds delay PATH DURATION    answer PATH only after DURATION
 //	imds clear                  clear faults
 func cmdIMDS(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
@@ -119,6 +120,10 @@ func cmdIMDS(ts *testscript.TestScript, neg bool, args []string) {
 		srv.SetFault(args[1], emulator.Fault{Status: status})
 	case "redirect":
 		srv.SetFault(args[1], emulator.Fault{RedirectTo: args[2]})
+	case "delay":
+		d, err := time.ParseDuration(args[2])
+		ts.Check(err)
+		srv.SetFault(args[1], emulator.Fault{Delay: d})
 	case "big":
 		size, err := strconv.Atoi(args[2])
 		ts.Check(err)
