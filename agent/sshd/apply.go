@@ -200,6 +200,12 @@ func report(ctx context.Context, o Options, cfg *config, res *Result) (views map
 					return nil, "", err
 				}
 				v = withWhere(parseView(out), v)
+			} else if slices.Contains(o.Users, u) {
+				for _, w := range slices.Concat(v.problems, v.doubts()) {
+					if !slices.Contains(res.Warnings, w) {
+						res.Warnings = append(res.Warnings, w)
+					}
+				}
 			}
 			views[u] = append(views[u], v)
 			if pidfile == "" {
