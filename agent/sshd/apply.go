@@ -233,6 +233,12 @@ func report(ctx context.Context, o Options, cfg *config, res *Result) (views map
 					return nil, "", err
 				}
 				v = withWhere(parseView(out), v)
+			} else if slices.Contains(o.Users, u) {
+				for _, w := range slices.Concat(v.problems, v.doubts()) {
+					if !slices.Contains(res.Warnings, w) {
+						res.Warnings = append(res.Warnings, w)
+					}
+				}
 			}
 			v.fips = o.FIPS
 			views[u] = append(views[u], v)

@@ -15,6 +15,21 @@ var errQuote = errors.New("unbalanced quotes")
 // escapes, a '#' that starts a word ends the line). A blank or comment line
 // yields an empty keyword.
 func splitLine(line string) (string, []string, error) {
+	kw, rest, err := cutKeyword(line)
+	if kw == "" || err != nil {
+		return "", nil, err
+	}
+	args, err := argvSplit(rest)
+	if err != nil {
+		return "", nil, err
+	}
+	return kw, args, nil
+}
+
+// cutKeyword returns the keyword of a line and the rest of it unsplit, as
+// process_server_config_line has them before argv_split: Match reads its
+// criteria from that rest with strdelim, not from the split arguments.
+func cutKeyword(line string) (kw, rest string, err error) {
 	s := strings.TrimRight(line, whitespace+"\f")
 	s = strings.TrimLeft(s, whitespace)
 	kw, rest, ok := strdelim(s)
@@ -22,16 +37,12 @@ func splitLine(line string) (string, []string, error) {
 		kw, rest, ok = strdelim(rest)
 	}
 	if !ok || kw == "" || kw[0] == '#' {
-		return "", nil, nil
+		return "", "", nil
 	}
 	if rest == "" {
-		return "", nil, errors.New("no argument after keyword \"" + kw + "\"")
+		return "", "", errors.New("no argument after keyword \"" + kw + "\"")
 	}
-	args, err := argvSplit(rest)
-	if err != nil {
-		return "", nil, err
-	}
-	return kw, args, nil
+	return kw, rest, nil
 }
 
 // strdelim returns the first word of s and what follows it. ok is false

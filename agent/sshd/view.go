@@ -3,7 +3,9 @@ package sshd
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -63,6 +65,17 @@ type view struct {
 	vals  map[string][]string // keyword -> one entry per line sshd -T prints
 	where map[string]string   // keyword -> "file:line"; absent for the default
 	fips  bool                // the kernel is in FIPS mode: no ed25519 keys
+	// undecided and partial say, for the parser's view, which values it
+	// cannot vouch for, keyword by keyword: undecided where a Match block
+	// it cannot evaluate for this user (Match Group with the user's groups
+	// unknown) comes before the value; partial where a block holds for some
+	// clients and not for the test connection, or the other way round.
+	// sshd -T answers for the one connection it is asked about, so its
+	// views leave both empty.
+	undecided, partial map[string][]string
+	// problems are what sshd would reject when it re-reads the
+	// configuration for this connection: it refuses the logon then.
+	problems []string
 }
 
 // get returns the first value of k, or sshd's default.
@@ -123,19 +136,52 @@ func parseView(out []byte) view {
 	return v
 }
 
-// view is the agent's own reading of the model's keywords for ci.
+// matchable are the model's keywords a Match block can set: those
+// copy_set_server_options copies from the connection's re-read (servconf.c).
+// UsePAM and Port keep what sshd read at startup.
+var matchable = map[string]bool{
+	kwPassword: true, kwKbd: true, kwPubkey: true, kwPubkeyAlgs: true, kwRootLogin: true,
+	kwAuthorizedKeysFile: true, kwAuthMethods: true,
+	kwAllowUsers: true, kwDenyUsers: true, kwAllowGroups: true, kwDenyGroups: true,
+}
+
+// viewKeywords are the keywords of the model, in the order view reads them.
+var viewKeywords = []string{kwPassword, kwKbd, kwUsePAM, kwPubkey, kwPubkeyAlgs, kwRootLogin, kwAuthorizedKeysFile,
+	kwAuthMethods, kwAllowUsers, kwDenyUsers, kwAllowGroups, kwDenyGroups, kwPort}
+
+// view is the agent's own reading of the model's keywords for ci, written
+// as sshd -T prints them (see normalise in the differential test for the
+// two spellings that differ: without-password, and lists split per entry).
 func (c *config) view(ci *connInfo) view {
-	v := view{vals: map[string][]string{}, where: map[string]string{}}
-	for _, k := range []string{kwPassword, kwKbd, kwUsePAM, kwPubkey, kwPubkeyAlgs, kwRootLogin, kwAuthorizedKeysFile,
-		kwAuthMethods, kwAllowUsers, kwDenyUsers, kwAllowGroups, kwDenyGroups, kwPort} {
-		ds := c.lookup(k, ci)
+	v := view{vals: map[string][]string{}, where: map[string]string{},
+		undecided: map[string][]string{}, partial: map[string][]string{}}
+	for _, k := range viewKeywords {
+		r := c.resolve(k, ci)
+		ds := r.ds
+		if len(r.undecided) > 0 {
+			v.undecided[k] = r.undecided
+		}
+		if len(r.partial) > 0 {
+			v.partial[k] = r.partial
+		}
 		for _, d := range ds {
 			val := strings.Join(d.args, " ")
 			switch k {
 			case kwPassword, kwKbd, kwUsePAM, kwPubkey:
 				val = strings.ToLower(val)
 			case kwPubkeyAlgs:
-				val = algorithms(val)
+				algs, err := algorithms(val)
+				if err != nil && !d.global() { // else sshd does not start at all: a problem of the config
+					v.problems = append(v.problems, fmt.Sprintf("%s line %d: %s %s: %v", d.file, d.line, spelling(k), val, err))
+				}
+				if algs == "" && !r.reread {
+					// A "-" list that removes every algorithm leaves the
+					// startup value empty, and sshd assembles it again
+					// for each connection: the default. From the
+					// connection's own reading it stays empty.
+					algs = defaultPubkeyAlgs
+				}
+				val = algs
 			case kwRootLogin:
 				val = strings.ToLower(val)
 				if val == "without-password" {
@@ -148,63 +194,207 @@ func (c *config) view(ci *connInfo) view {
 			v.where[k] = fmt.Sprintf("%s:%d", ds[0].file, ds[0].line)
 		}
 	}
+	if ci != nil {
+		if d := anyAlone(c.directives, func(d *directive) bool { return ci.active(d.match) == yes }); d != nil {
+			v.problems = append(v.problems, fmt.Sprintf(`%s line %d: "any" must appear alone in AuthenticationMethods`, d.file, d.line))
+		}
+	}
 	return v
 }
 
-// lookup returns the lines whose value sshd applies for key on connection
-// ci (nil: the global view): the first line of the first matching Match
-// block that sets it, else the first global one. For list keywords, every
-// line of the matching blocks that set it, else every global line: a Match
-// block's list replaces the global one (copy_set_server_options).
-func (c *config) lookup(key string, ci *connInfo) []*directive {
-	var matched, global []*directive
-	for i := range c.directives {
-		d := &c.directives[i]
-		if canonical(d.key) != key {
-			continue
-		}
-		switch {
-		case d.match != nil && !d.match.all() && ci != nil && ci.matches(d.match):
-			matched = append(matched, d)
-		case d.global():
-			global = append(global, d)
+// doubts are the messages of v.undecided and v.partial, each once, in
+// the order of viewKeywords.
+func (v view) doubts() []string {
+	var out []string
+	for _, k := range viewKeywords {
+		for _, m := range append(slices.Clone(v.undecided[k]), v.partial[k]...) {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
 		}
 	}
-	pick := matched
-	if len(pick) == 0 {
-		pick = global
-	}
-	if !listKeywords[key] && len(pick) > 1 {
-		pick = pick[:1]
-	}
-	return pick
+	return out
 }
 
-func canonical(k string) string {
-	if a, ok := aliases[k]; ok {
-		return a
+// lookup returns the lines whose value sshd applies for key on connection
+// ci (nil: what sshd reads at startup).
+func (c *config) lookup(key string, ci *connInfo) []*directive {
+	return c.resolve(key, ci).ds
+}
+
+// resolved is what resolve found for one keyword.
+type resolved struct {
+	ds                 []*directive
+	reread             bool // ds come from sshd's reading for the connection
+	undecided, partial []string
+}
+
+// resolve is lookup, and says why it cannot vouch for the answer
+// (view.undecided and view.partial).
+//
+// sshd reads the configuration twice (servconf.c). At startup it reads the
+// global sections, and "Match all" blocks not inside a file included from
+// another Match block; the first value of a keyword wins, and list keywords
+// (AllowUsers, DenyUsers, AllowGroups, DenyGroups) collect every line. For
+// a connection it reads the configuration again, applying only lines under
+// a Match line that holds for it (active); what that second reading sets
+// replaces the startup value (copy_set_server_options) for the matchable
+// keywords. Lines after "Match all" take part in both readings, so they
+// override a global value for every connection.
+func (c *config) resolve(key string, ci *connInfo) resolved {
+	var undecided, partial []string
+	var startup, again []*directive
+	list := listKeywords[key]
+	for i := range c.directives {
+		d := &c.directives[i]
+		if d.key != key {
+			continue
+		}
+		if d.global() {
+			startup = append(startup, d)
+		}
+		if ci == nil || !matchable[key] {
+			continue
+		}
+		a := ci.active(d.match)
+		if list || len(again) == 0 {
+			u, p := ci.doubts(d, a)
+			undecided, partial = append(undecided, u...), append(partial, p...)
+		}
+		if a == yes {
+			again = append(again, d)
+		}
 	}
-	return k
+	r := resolved{ds: again, reread: len(again) > 0, undecided: undecided, partial: partial}
+	if !r.reread {
+		r.ds = startup
+	}
+	if !list && len(r.ds) > 1 {
+		r.ds = r.ds[:1]
+	}
+	return r
+}
+
+// doubts says why the parser cannot vouch for d's part in ci's value,
+// where a is whether d applies to ci: undecided when it cannot evaluate
+// d's Match block, partial when the block turns on the client. A Match
+// block that lets passwords in is named by matchWarnings already.
+func (ci *connInfo) doubts(d *directive, a tri) (undecided, partial []string) {
+	pw := d.key == kwPassword || d.key == kwKbd
+	if v, _ := flagValue(d.args); d.match == nil || pw && v != "no" {
+		return nil, nil
+	}
+	if a == unknown {
+		undecided = append(undecided, fmt.Sprintf("%s (%s at %s:%d) cannot be evaluated for %s: the agent does not know the user's groups",
+			d.match, spelling(d.key), d.file, d.line, ci.user))
+	}
+	if m := ci.client(d.match); m != nil && !pw {
+		partial = append(partial, fmt.Sprintf("%s sets %s at %s:%d for some clients: the agent judged a client at %s only",
+			m, spelling(d.key), d.file, d.line, ci.addr))
+	}
+	return undecided, partial
+}
+
+// keySigAlgs are the public key signature algorithms OpenSSH 9.2 knows, in
+// its order (ssh -Q key-sig): wildcard patterns in PubkeyAcceptedAlgorithms
+// expand against them.
+var keySigAlgs = strings.Split("ssh-ed25519,ssh-ed25519-cert-v01@openssh.com,sk-ssh-ed25519@openssh.com,"+
+	"sk-ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256,ecdsa-sha2-nistp256-cert-v01@openssh.com,"+
+	"ecdsa-sha2-nistp384,ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521,"+
+	"ecdsa-sha2-nistp521-cert-v01@openssh.com,sk-ecdsa-sha2-nistp256@openssh.com,"+
+	"sk-ecdsa-sha2-nistp256-cert-v01@openssh.com,webauthn-sk-ecdsa-sha2-nistp256@openssh.com,ssh-dss,"+
+	"ssh-dss-cert-v01@openssh.com,ssh-rsa,ssh-rsa-cert-v01@openssh.com,rsa-sha2-256,"+
+	"rsa-sha2-256-cert-v01@openssh.com,rsa-sha2-512,rsa-sha2-512-cert-v01@openssh.com", ",")
+
+// keyShortNames are the short key type names sshkey_type_from_name also
+// accepts, in any case; they name no algorithm, so they add nothing.
+var keyShortNames = []string{"rsa", "dsa", "ecdsa", "ed25519", "ecdsa-sk", "ed25519-sk"}
+
+// checkAlgorithms is sshkey_names_valid2 with wildcards allowed, as sshd
+// checks a PubkeyAcceptedAlgorithms value when it reads it: up to the
+// first empty entry, each is a known name or a pattern some name matches
+// either way. A "-" list is not checked.
+func checkAlgorithms(val string) error {
+	if strings.HasPrefix(val, "-") {
+		return nil
+	}
+	if strings.HasPrefix(val, "+") || strings.HasPrefix(val, "^") {
+		val = val[1:]
+	}
+	for _, p := range strings.Split(val, ",") {
+		if p == "" {
+			break
+		}
+		if slices.Contains(keySigAlgs, p) || slices.Contains(keyShortNames, strings.ToLower(p)) ||
+			slices.ContainsFunc(keySigAlgs, func(a string) bool { return matchPatternList(a, p, false) != 0 }) {
+			continue
+		}
+		return fmt.Errorf("bad key types %q", val)
+	}
+	return nil
 }
 
 // algorithms applies a PubkeyAcceptedAlgorithms value to the default list
-// as sshd does (sshd_config(5)): "+" appends, "-" removes matching
-// patterns, "^" puts in front, anything else replaces.
-func algorithms(val string) string {
-	def := strings.Split(defaultPubkeyAlgs, ",")
+// as kex_assemble_names does: "+" appends, "-" removes matching patterns,
+// "^" puts in front, anything else replaces; then every entry is expanded
+// as a pattern against keySigAlgs, keeping each name once. A negated entry
+// outside a "-" list, or an empty result of the others, is an error; a
+// "-" list may leave nothing ("").
+func algorithms(val string) (string, error) {
+	def := defaultPubkeyAlgs
+	var list string
 	switch {
-	case strings.HasPrefix(val, "+"):
-		return strings.Join(append(def, strings.Split(val[1:], ",")...), ",")
-	case strings.HasPrefix(val, "^"):
-		return strings.Join(append(strings.Split(val[1:], ","), def...), ",")
-	case strings.HasPrefix(val, "-"):
+	case val == "":
+		return def, nil
+	case val[0] == '+':
+		list = namesCat(def, val[1:])
+	case val[0] == '^':
+		list = namesCat(val[1:], def)
+	case val[0] == '-':
 		var out []string
-		for _, a := range def {
+		for _, a := range strings.Split(def, ",") {
 			if matchPatternList(a, val[1:], false) != 1 {
 				out = append(out, a)
 			}
 		}
-		return strings.Join(out, ",")
+		return strings.Join(out, ","), nil
+	default:
+		list = val
 	}
-	return val
+	var out []string
+	for _, p := range strings.Split(list, ",") {
+		if strings.HasPrefix(p, "!") {
+			return def, errors.New("negated entries are not supported here")
+		}
+		for _, a := range keySigAlgs {
+			if matchPatternList(a, p, false) == 1 && !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return def, errors.New("no algorithm left")
+	}
+	return strings.Join(out, ","), nil
+}
+
+// namesCat is kex_names_cat: a, then each entry of b not in it, up to
+// b's first empty entry.
+func namesCat(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	out := strings.Split(a, ",")
+	for _, p := range strings.Split(b, ",") {
+		if p == "" {
+			break
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ",")
 }
