@@ -34,8 +34,14 @@ type Target struct {
 	Home     string // from passwd; "" when the lookup failed
 	UID      int
 	Groups   []string // for AllowGroups, DenyGroups and Match Group
-	Usable   int      // keys sshd can use in the file
+	Usable   int      // keys sshd can use in the file; may count only some of them
 	KeyTypes []string // their types, such as "ssh-ed25519" or "ssh-rsa"
+	// MoreKeyTypes, when set, returns the types of every usable key in the
+	// file, when Usable and KeyTypes count only some (the agent's managed
+	// block): the model calls it only when the algorithms sshd accepts
+	// include none of KeyTypes. It may be costly, and it is not part of the
+	// step's cache key: Step.Run does not cache a step that called it.
+	MoreKeyTypes func() []string `json:"-"`
 }
 
 // logon computes t's ways in under v. off names the password keywords the
@@ -131,8 +137,8 @@ func keyWay(t Target, v view, pw, kbd bool) Way {
 		return Way{Gate: v.gate(kwAuthorizedKeysFile) + " does not name ~/.ssh/authorized_keys"}
 	case t.Usable == 0:
 		return Way{Gate: "no usable key in " + filepath.Join(t.Home, ".ssh/authorized_keys")}
-	case !slices.ContainsFunc(t.KeyTypes, func(kt string) bool { return accepted(kt, v.get(kwPubkeyAlgs)) }):
-		return Way{Gate: fmt.Sprintf("%s accepts none of the key types %s", v.gate(kwPubkeyAlgs), strings.Join(t.KeyTypes, ", "))}
+	case !acceptsType(t, v.get(kwPubkeyAlgs)):
+		return Way{Gate: fmt.Sprintf("%s accepts none of the key types %s", v.gate(kwPubkeyAlgs), strings.Join(allKeyTypes(t), ", "))}
 	}
 	if t.UID == 0 {
 		switch v.get(kwRootLogin) {
@@ -174,6 +180,26 @@ func satisfiable(v view, open map[string]bool, need ...string) bool {
 		}
 	}
 	return false
+}
+
+// acceptsType reports whether the algorithm list accepts one of t's key
+// types, asking MoreKeyTypes only when KeyTypes are all refused.
+func acceptsType(t Target, list string) bool {
+	ok := func(kt string) bool { return accepted(kt, list) }
+	return slices.ContainsFunc(t.KeyTypes, ok) || t.MoreKeyTypes != nil && slices.ContainsFunc(t.MoreKeyTypes(), ok)
+}
+
+// allKeyTypes lists t's key types for a message: KeyTypes, then any more.
+func allKeyTypes(t Target) []string {
+	types := slices.Clone(t.KeyTypes)
+	if t.MoreKeyTypes != nil {
+		for _, kt := range t.MoreKeyTypes() {
+			if !slices.Contains(types, kt) {
+				types = append(types, kt)
+			}
+		}
+	}
+	return types
 }
 
 // accepted reports whether a key of keyType can sign with an algorithm in
