@@ -15,6 +15,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(rusageEnv) != "" {
+		os.Exit(rusageMain(os.Args[1:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := Run(ctx, os.Args[1:])
 	stop()
@@ -26,7 +29,7 @@ func main() {
 	}
 }
 
-var allParts = []string{"sync", "idle", "rotation", "startup", "size"}
+var allParts = []string{"sync", "large", "idle", "rotation", "startup", "size"}
 
 // options are the command line.
 type options struct {
@@ -34,6 +37,7 @@ type options struct {
 	parts                                   []string
 	idle, idleFast                          time.Duration
 	rotations, startups, runs               int
+	largeLines, largeRuns                   int
 }
 
 // Run measures the parts asked for and writes the report.
@@ -51,6 +55,8 @@ func Run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.rotations, "rotations", 100, "key rebinds for the rotation latency")
 	fs.IntVar(&o.startups, "startups", 20, "starts of `run` per start-up case")
 	fs.IntVar(&o.runs, "runs", 100, "hyperfine runs per command")
+	fs.IntVar(&o.largeLines, "large-lines", 100000, "lines of the large authorized_keys file")
+	fs.IntVar(&o.largeRuns, "large-runs", 10, "hyperfine runs per command on the large file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,7 +98,7 @@ func Run(ctx context.Context, args []string) error {
 	r.machine.scratchFS = fsType(work)
 
 	steps := map[string]func(context.Context, string, *report) error{
-		"sync": benchSync, "idle": benchIdle, "rotation": benchRotation, "startup": benchStartup, "size": benchSize,
+		"sync": benchSync, "large": benchLarge, "idle": benchIdle, "rotation": benchRotation, "startup": benchStartup, "size": benchSize,
 	}
 	for _, p := range o.parts {
 		logf("== %s", p)

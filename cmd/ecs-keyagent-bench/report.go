@@ -13,6 +13,8 @@ const (
 	targetCPUPerDay = 2 * time.Second
 	targetStartup   = 50 * time.Millisecond
 	targetRotation  = 100 * time.Millisecond // above the poll interval, at p99
+	targetLargeRSS  = 40 << 10               // KiB, an unchanged sync of the large file
+	targetLarge     = 0.2                    // an unchanged sync of the large file, × ssh-keygen -lf
 )
 
 // report gathers the figures and renders docs/benchmarks.md.
@@ -22,6 +24,7 @@ type report struct {
 	machine  machine
 	gobench  string
 	sync     *syncResult
+	large    *largeResult
 	idle     []idleResult
 	rotation *rotationResult
 	startup  []startupResult
@@ -51,6 +54,7 @@ func (r *report) markdown() string {
 	b.WriteString("\n")
 	r.writeGoBench(&b)
 	r.writeSync(&b)
+	r.writeLarge(&b)
 	r.writeIdle(&b)
 	r.writeRotation(&b)
 	r.writeStartup(&b)
@@ -92,6 +96,25 @@ func (r *report) summary() [][]string {
 		base := s.results[2].Median
 		for _, h := range s.results[:2] {
 			rows = append(rows, []string{h.Command + ", median", fmt.Sprintf("%s (%.2f× baseline)", ms(sec(h.Median)), h.Median/base), "", ""})
+		}
+	}
+	if l := r.large; l != nil {
+		kg, _, okK := l.row(largeKeygen)
+		for _, name := range []string{largeUnchanged, largeChanged} {
+			h, p, ok := l.row(name)
+			if !ok || !okK {
+				continue
+			}
+			what := fmt.Sprintf("%s, %d-line file", name, l.lines)
+			ratio := h.Median / kg.Median
+			if name == largeUnchanged {
+				rows = append(rows, []string{what + ", median", fmt.Sprintf("%s (%.2f× ssh-keygen -lf)", ms(sec(h.Median)), ratio),
+					fmt.Sprintf("≤ %.1f× ssh-keygen -lf", targetLarge), verdict(ratio <= targetLarge)})
+				rows = append(rows, []string{what + ", peak resident memory (ru_maxrss)", mib(p.maxRSS), "≤ 40 MiB", verdict(p.maxRSS <= targetLargeRSS)})
+				continue
+			}
+			rows = append(rows, []string{what + ", median", fmt.Sprintf("%s (%.2f× ssh-keygen -lf)", ms(sec(h.Median)), ratio), "", ""})
+			rows = append(rows, []string{what + ", peak resident memory (ru_maxrss)", mib(p.maxRSS), "", ""})
 		}
 	}
 	if r.size != nil {

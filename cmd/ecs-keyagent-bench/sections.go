@@ -48,6 +48,36 @@ func (r *report) writeSync(b *strings.Builder) {
 		len(s.results[0].Times), r.harness("sync"), s.command)
 }
 
+func (r *report) writeLarge(b *strings.Builder) {
+	l := r.large
+	if l == nil || len(l.results) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Large authorized_keys, whole process\n\n")
+	fmt.Fprintf(b, "`ecs-keyagent sync` on a tree like the one-shot part's whose user has grown "+
+		"`authorized_keys` to %d lines (%s): their own ed25519 keys with comments, a comment line and a "+
+		"blank line every 50 lines, the managed block in the middle — the shape `BenchmarkFileSync` uses. "+
+		"*Unchanged*: the block already holds the bound key. *Changed*: `--prepare` puts back a block "+
+		"holding an old key, so each run rewrites the file. Beside them, in the same hyperfine run, "+
+		"`ssh-keygen -lf` on the same file: it reads and parses every key, as sshd does at a logon. "+
+		"Peak memory and CPU time are the worst of %d more runs of each command on its own, from "+
+		"wait4's rusage (`ru_maxrss`; user + system time summed over every thread), which depend far "+
+		"less on the machine's load than wall-clock time does. Each goes through a small runner process "+
+		"(os/exec starts commands with vfork, and the kernel carries the parent's peak into the child's "+
+		"`ru_maxrss`), whose own %s (`true` through it) is the floor of that column.\n\n",
+		l.lines, mib(int64(l.bytes)>>10), l.peaks[0].runs, mib(l.floor))
+	fmt.Fprintf(b, "| command | median | mean ± σ | min | max | user | system | median vs ssh-keygen | peak RSS | CPU (rusage, worst) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	kg, _, _ := l.row(largeKeygen)
+	for i, h := range l.results {
+		p := l.peaks[i]
+		fmt.Fprintf(b, "| %s | %s | %s ± %s | %s | %s | %s | %s | %.2f× | %s | %s |\n", h.Command, ms(sec(h.Median)),
+			ms(sec(h.Mean)), ms(sec(h.Stddev)), ms(sec(h.Min)), ms(sec(h.Max)), ms(sec(h.User)), ms(sec(h.System)),
+			h.Median/kg.Median, mib(p.maxRSS), ms(p.cpu))
+	}
+	fmt.Fprintf(b, "\n%d runs each after 2 warm-up runs. Reproduce: `%s`, which runs\n\n```\n%s\n```\n\n",
+		len(l.results[0].Times), r.harness("large", "-large-lines", fmt.Sprint(l.lines)), l.command)
+}
+
 func (r *report) writeIdle(b *strings.Builder) {
 	if len(r.idle) == 0 {
 		return
