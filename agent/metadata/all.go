@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -43,45 +42,58 @@ type idBody struct {
 // other member is skipped unread. Strings are leaves as the tree serves
 // them: trailing "\r" and "\n" are dropped, and anything else reaches
 // keys.ParseKey as it is, which refuses a second line or a control
-// character, as for a body the crawl fetched. A member named twice, a key
-// id the listing would refuse, more than maxListEntries keys or a key
-// over maxBody make the whole document an error: a document we do not
-// understand is no basis for changing authorized_keys.
+// character, as for a body the crawl fetched. A document that is not
+// UTF-8 JSON, a member the agent reads named twice, a key id the listing
+// would refuse, more than maxListEntries keys or a key over maxBody make
+// the whole document an error: a document we do not understand is no
+// basis for changing authorized_keys.
+//
+// It validates the document once (json.Valid) and then walks the members
+// it needs without decoding the rest: an idle poll reads this document
+// every time.
 func parseAll(body []byte) (allDoc, error) {
 	if !utf8.Valid(body) {
 		// encoding/json would replace the bad bytes; the crawl refuses them.
 		return allDoc{}, errors.New("not valid UTF-8")
 	}
+	if !json.Valid(body) {
+		return allDoc{}, errors.New("malformed JSON")
+	}
 	var doc allDoc
-	var haveID bool
-	err := eachMember(body, func(name string, dec *json.Decoder) (bool, error) {
+	var haveID, haveKeys bool
+	err := eachMember(body, func(name string, v []byte) error {
 		switch name {
 		case "instance-id":
-			var id string
-			if err := dec.Decode(&id); err != nil {
-				return true, fmt.Errorf("instance-id is not a string")
+			if haveID {
+				return errors.New(`member "instance-id" appears twice`)
+			}
+			haveID = true
+			id, ok := jsonString(v)
+			if !ok {
+				return errors.New("instance-id is not a string")
 			}
 			id = strings.TrimSpace(id)
 			switch {
 			case id == "":
-				return true, fmt.Errorf("empty instance id")
+				return errors.New("empty instance id")
 			case len(id) > maxInstanceID:
-				return true, fmt.Errorf("instance id is longer than %d bytes", maxInstanceID)
+				return fmt.Errorf("instance id is longer than %d bytes", maxInstanceID)
 			case !printable(id):
-				return true, fmt.Errorf("instance id %q has characters other than printable ascii", truncate(id, 80))
+				return fmt.Errorf("instance id %q has characters other than printable ascii", truncate(id, 80))
 			}
-			doc.instanceID, haveID = id, true
-			return true, nil
+			doc.instanceID = id
 		case "public-keys":
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return true, fmt.Errorf("malformed JSON: %w", err)
+			if haveKeys {
+				return errors.New(`member "public-keys" appears twice`)
 			}
-			keys, err := parsePublicKeys(raw)
+			haveKeys = true
+			keys, err := parsePublicKeys(v)
+			if err != nil {
+				return err
+			}
 			doc.keys = keys
-			return true, err
 		}
-		return false, nil
+		return nil
 	})
 	if err != nil {
 		return allDoc{}, err
@@ -94,73 +106,74 @@ func parseAll(body []byte) (allDoc, error) {
 
 // parsePublicKeys reads the "public-keys" member: null, or an object of
 // key ids.
-func parsePublicKeys(raw json.RawMessage) ([]idBody, error) {
-	if string(raw) == "null" {
+func parsePublicKeys(v []byte) ([]idBody, error) {
+	if string(v) == "null" {
 		return nil, nil
 	}
 	var out []idBody
-	ids := 0
-	err := eachMember(raw, func(id string, dec *json.Decoder) (bool, error) {
-		if ids++; ids > maxListEntries {
-			return true, fmt.Errorf("public-keys has more than %d entries", maxListEntries)
+	seen := map[string]bool{}
+	err := eachMember(v, func(id string, v []byte) error {
+		if seen[id] {
+			return fmt.Errorf("public-keys entry %q appears twice", truncate(id, 80))
+		}
+		if seen[id] = true; len(seen) > maxListEntries {
+			return fmt.Errorf("public-keys has more than %d entries", maxListEntries)
 		}
 		if !listEntry.MatchString(id + "/") {
-			return true, fmt.Errorf("malformed public-keys entry %q", truncate(id, 80))
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return true, fmt.Errorf("malformed JSON: %w", err)
+			return fmt.Errorf("malformed public-keys entry %q", truncate(id, 80))
 		}
 		bodies, err := keyBodies(v, true)
 		if err != nil {
-			return true, fmt.Errorf("public-keys entry %q: %w", id, err)
+			return fmt.Errorf("public-keys entry %q: %w", id, err)
 		}
 		if len(bodies) == 0 {
-			return true, fmt.Errorf("public-keys entry %q has no openssh-key", id)
+			return fmt.Errorf("public-keys entry %q has no openssh-key", id)
 		}
 		for _, b := range bodies {
 			if len(out) == maxListEntries {
-				return true, fmt.Errorf("public-keys has more than %d keys", maxListEntries)
+				return fmt.Errorf("public-keys has more than %d keys", maxListEntries)
 			}
 			out = append(out, idBody{id: id, body: b})
 		}
-		return true, nil
+		return nil
 	})
 	return out, err
 }
 
 // keyBodies reads one key id's value: a string, a list of strings or, at
 // the top (nested), an object whose openssh-key is one of those.
-func keyBodies(v json.RawMessage, nested bool) ([][]byte, error) {
-	switch v = bytes.TrimLeft(v, " \t\r\n"); {
-	case len(v) > 0 && v[0] == '"':
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, err
-		}
+func keyBodies(v []byte, nested bool) ([][]byte, error) {
+	switch v[0] {
+	case '"':
+		s, _ := jsonString(v)
 		b, err := leaf(s)
 		return [][]byte{b}, err
-	case len(v) > 0 && v[0] == '[':
-		var list []string
-		if err := json.Unmarshal(v, &list); err != nil {
-			return nil, errors.New("openssh-key list holds something other than strings")
-		}
+	case '[':
 		var out [][]byte
-		for _, s := range list {
+		err := eachElement(v, func(e []byte) error {
+			s, ok := jsonString(e)
+			if !ok {
+				return errors.New("openssh-key list holds something other than strings")
+			}
 			b, err := leaf(s)
-			if err != nil {
-				return nil, err
-			}
 			out = append(out, b)
+			return err
+		})
+		return out, err
+	case '{':
+		if !nested {
+			break
 		}
-		return out, nil
-	case len(v) > 0 && v[0] == '{' && nested:
-		var key json.RawMessage
-		err := eachMember(v, func(name string, dec *json.Decoder) (bool, error) {
+		var key []byte
+		err := eachMember(v, func(name string, v []byte) error {
 			if name != "openssh-key" {
-				return false, nil
+				return nil
 			}
-			return true, dec.Decode(&key)
+			if key != nil {
+				return errors.New(`member "openssh-key" appears twice`)
+			}
+			key = v
+			return nil
 		})
 		if err != nil || key == nil {
 			return nil, err
@@ -179,48 +192,94 @@ func leaf(s string) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// eachMember walks the members of the JSON object in data, in order, and
-// calls fn with each name and a decoder positioned at its value. fn
-// returns whether it read the value; when it did not, the value is
-// skipped without being stored. A name seen twice, anything but one
-// object, or trailing data is an error.
-func eachMember(data []byte, fn func(name string, dec *json.Decoder) (bool, error)) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+// The walkers below take JSON text that json.Valid accepted, so they need
+// not check its syntax, only find where each value ends.
+
+// eachMember calls fn with the name and the value's text of each member of
+// the JSON object v, in order; anything but an object is an error.
+func eachMember(v []byte, fn func(name string, value []byte) error) error {
+	i := skipSpace(v, 0)
+	if i == len(v) || v[i] != '{' {
 		return errors.New("not a JSON object")
 	}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("malformed JSON: %w", err)
-		}
-		name, _ := t.(string)
-		if seen[name] {
-			return fmt.Errorf("member %q appears twice", truncate(name, 80))
-		}
-		seen[name] = true
-		read, err := fn(name, dec)
-		if err != nil {
+	for i = skipSpace(v, i+1); i < len(v) && v[i] != '}'; {
+		end := endOfValue(v, i)
+		name, _ := jsonString(v[i:end])
+		i = skipSpace(v, end)
+		i = skipSpace(v, i+1) // the colon
+		end = endOfValue(v, i)
+		if err := fn(name, v[i:end]); err != nil {
 			return err
 		}
-		if !read {
-			var skip skipValue
-			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("malformed JSON: %w", err)
-			}
+		if i = skipSpace(v, end); i < len(v) && v[i] == ',' {
+			i = skipSpace(v, i+1)
 		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return fmt.Errorf("malformed JSON: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON object")
 	}
 	return nil
 }
 
-// skipValue takes any JSON value and keeps nothing of it.
-type skipValue struct{}
+// eachElement calls fn with the text of each element of the JSON array v.
+func eachElement(v []byte, fn func(value []byte) error) error {
+	for i := skipSpace(v, 1); i < len(v) && v[i] != ']'; {
+		end := endOfValue(v, i)
+		if err := fn(v[i:end]); err != nil {
+			return err
+		}
+		if i = skipSpace(v, end); i < len(v) && v[i] == ',' {
+			i = skipSpace(v, i+1)
+		}
+	}
+	return nil
+}
 
-func (*skipValue) UnmarshalJSON([]byte) error { return nil }
+func skipSpace(v []byte, i int) int {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// endOfValue returns the index just after the value that starts at i.
+func endOfValue(v []byte, i int) int {
+	depth := 0
+	for ; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			for i++; i < len(v) && v[i] != '"'; i++ {
+				if v[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+			continue
+		case '}', ']':
+			depth--
+		default:
+			if depth == 0 {
+				for i < len(v) && !strings.ContainsRune(",}] \t\r\n", rune(v[i])) {
+					i++
+				}
+				return i
+			}
+			continue
+		}
+		if depth == 0 {
+			return i + 1
+		}
+	}
+	return len(v)
+}
+
+// jsonString decodes the JSON string text v; ok is false when v is another
+// kind of value.
+func jsonString(v []byte) (s string, ok bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1]), true
+	}
+	err := json.Unmarshal(v, &s)
+	return s, err == nil
+}

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -40,10 +41,12 @@ func TestParseAll(t *testing.T) {
 		{name: "public-keys empty", doc: `{"instance-id":"i-x","public-keys":{}}`, id: "i-x"},
 		{name: "100 keys", doc: many(100), id: "i-x", keys: nil},
 
-		{name: "not json", doc: `instance-id: i-x`, wantErr: "not a JSON object"},
+		{name: "not json", doc: `instance-id: i-x`, wantErr: "malformed JSON"},
 		{name: "array", doc: `[{"instance-id":"i-x"}]`, wantErr: "not a JSON object"},
 		{name: "truncated", doc: `{"instance-id":"i-x","public-keys":{"skp-1":"a"`, wantErr: "malformed JSON"},
-		{name: "trailing data", doc: `{"instance-id":"i-x"} {}`, wantErr: "data after the JSON object"},
+		{name: "trailing data", doc: `{"instance-id":"i-x"} {}`, wantErr: "malformed JSON"},
+		{name: "escaped names and values", doc: `{"instance\u002did":"i-\u0078","public-keys":{"skp\u002d1":"a\tb\r\n"}}`, id: "i-x", keys: []string{"skp-1=a\tb"}},
+		{name: "a member the agent does not read, twice", doc: `{"a":1,"a":[2],"instance-id":"i-x"}`, id: "i-x"},
 		{name: "invalid utf-8", doc: "{\"instance-id\":\"i-x\",\"public-keys\":{\"skp-1\":\"ssh-ed25519 AAAA \xff\"}}", wantErr: "not valid UTF-8"},
 		{name: "no instance-id", doc: `{"public-keys":{"skp-1":"a"}}`, wantErr: "no instance-id"},
 		{name: "instance-id twice", doc: `{"instance-id":"i-x","instance-id":"i-y"}`, wantErr: `member "instance-id" appears twice`},
@@ -54,7 +57,7 @@ func TestParseAll(t *testing.T) {
 		{name: "key id dot-dot", doc: `{"instance-id":"i-x","public-keys":{"..":"a"}}`, wantErr: `malformed public-keys entry ".."`},
 		{name: "key id with slash", doc: `{"instance-id":"i-x","public-keys":{"0/openssh-key":"a"}}`, wantErr: "malformed public-keys entry"},
 		{name: "key id with space", doc: `{"instance-id":"i-x","public-keys":{"a b":"a"}}`, wantErr: "malformed public-keys entry"},
-		{name: "key id twice", doc: `{"instance-id":"i-x","public-keys":{"a":"a","a":"b"}}`, wantErr: `member "a" appears twice`},
+		{name: "key id twice", doc: `{"instance-id":"i-x","public-keys":{"a":"a","a":"b"}}`, wantErr: `public-keys entry "a" appears twice`},
 		{name: "public-keys a list", doc: `{"instance-id":"i-x","public-keys":["a"]}`, wantErr: "not a JSON object"},
 		{name: "key a number", doc: `{"instance-id":"i-x","public-keys":{"a":1}}`, wantErr: "neither a string nor a list"},
 		{name: "key list of numbers", doc: `{"instance-id":"i-x","public-keys":{"a":[1]}}`, wantErr: "something other than strings"},
@@ -128,6 +131,36 @@ func FuzzParseAll(f *testing.F) {
 		if len(doc.keys) > maxListEntries {
 			t.Fatalf("parseAll(%q): %d keys", body, len(doc.keys))
 		}
+		// The walker against encoding/json: the same instance id, and the
+		// same key ids in the same order.
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(body, &top); err != nil {
+			t.Fatalf("parseAll(%q) accepted what encoding/json refuses: %v", body, err)
+		}
+		var id string
+		if err := json.Unmarshal(top["instance-id"], &id); err != nil || strings.TrimSpace(id) != doc.instanceID {
+			t.Fatalf("parseAll(%q): instance id %q, encoding/json reads %q (%v)", body, doc.instanceID, id, err)
+		}
+		var ids []string
+		if pk := top["public-keys"]; pk != nil && string(pk) != "null" {
+			dec := json.NewDecoder(bytes.NewReader(pk))
+			dec.Token()
+			for dec.More() {
+				tok, _ := dec.Token()
+				ids = append(ids, tok.(string))
+				var skip json.RawMessage
+				dec.Decode(&skip)
+			}
+		}
+		var got []string
+		for _, k := range doc.keys {
+			if len(got) == 0 || got[len(got)-1] != k.id {
+				got = append(got, k.id)
+			}
+		}
+		if strings.Join(got, "\x00") != strings.Join(ids, "\x00") {
+			t.Fatalf("parseAll(%q): key ids %q, encoding/json reads %q", body, got, ids)
+		}
 		canon := map[string][]string{}
 		var order []string
 		for _, k := range doc.keys {
@@ -160,4 +193,22 @@ func FuzzParseAll(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseAll reads a document the size of the emulator's (and of a
+// small instance's) with one key listed twice, as every idle poll does.
+func BenchmarkParseAll(b *testing.B) {
+	const k = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa emulator-generated\n"
+	doc := []byte(`{"dns-conf":{"nameservers":"100.100.2.136\r\n100.100.2.138"},"hostname":"iZi-emulator0001Z",` +
+		`"image-id":"m-emulator0001","instance-id":"i-emulator0001","network-type":"vpc",` +
+		`"ntp-conf":{"ntp-servers":["ntp1.aliyun.com","ntp2.aliyun.com"]},` +
+		`"public-keys":{"0":{"openssh-key":` + fmt.Sprintf("%q", k) + `},"skp-1":{"openssh-key":` + fmt.Sprintf("%q", k) + `}},` +
+		`"region-id":"cn-hangzhou","zone-id":"cn-hangzhou-i"}`)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, err := parseAll(doc); err != nil || len(d.keys) != 2 {
+			b.Fatal(d, err)
+		}
+	}
 }
