@@ -105,6 +105,17 @@ func benchLarge(ctx context.Context, dir string, r *report) error {
 		{largeChanged, prepare, trees[1].syncArgs(r.opts.bin, emu.url)},
 		{largeKeygen, "true", []string{"ssh-keygen", "-lf", trees[0].keys}},
 	}
+	if b := r.opts.beforeBin; b != "" { // the earlier build, on the same trees
+		cmds = append(cmds,
+			struct {
+				name, prepare string
+				args          []string
+			}{largeUnchanged + " (" + r.opts.beforeRev + ")", "true", trees[0].syncArgs(b, emu.url)},
+			struct {
+				name, prepare string
+				args          []string
+			}{largeChanged + " (" + r.opts.beforeRev + ")", prepare, trees[1].syncArgs(b, emu.url)})
+	}
 
 	jsonOut := filepath.Join(dir, "hyperfine.json")
 	args := []string{"-N", "--warmup", "2", "--runs", strconv.Itoa(r.opts.largeRuns), "--export-json", jsonOut, "--style", "basic"}
@@ -156,6 +167,9 @@ func benchLarge(ctx context.Context, dir string, r *report) error {
 	res.command = strings.ReplaceAll(res.command, dir, "$WORK")
 	res.command = strings.ReplaceAll(res.command, emu.url, "$URL")
 	res.command = strings.ReplaceAll(res.command, r.opts.bin+"/", "bin/")
+	if r.opts.beforeBin != "" {
+		res.command = strings.ReplaceAll(res.command, r.opts.beforeBin+"/", "$BEFORE/")
+	}
 	r.large = res
 	return nil
 }

@@ -29,6 +29,7 @@ type report struct {
 	rotation *rotationResult
 	startup  []startupResult
 	size     *sizeResult
+	previous map[string]string // figure -> result, from -previous
 }
 
 func (r *report) markdown() string {
@@ -47,9 +48,23 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "| load average (1, 5, 15 min) | %s at start, %s at end (a shared machine; the harness starts after the Go benchmarks) |\n", m.loadStart, m.loadEnd)
 	fmt.Fprintf(&b, "| load average as each part began | %s |\n", strings.Join(m.loads, "; "))
 	fmt.Fprintf(&b, "| harness | `go run ./cmd/ecs-keyagent-bench %s` |\n\n", shellQuote(r.args))
-	fmt.Fprintf(&b, "## Summary\n\n| figure | result | target | |\n|---|---|---|---|\n")
+	if r.previous == nil {
+		fmt.Fprintf(&b, "## Summary\n\n| figure | result | target | |\n|---|---|---|---|\n")
+	} else {
+		fmt.Fprintf(&b, "## Summary\n\n| figure | result | target | | previous report |\n|---|---|---|---|---|\n")
+	}
 	for _, row := range r.summary() {
+		if r.previous != nil {
+			prev, ok := r.previous[row[0]]
+			if !ok {
+				prev = "–"
+			}
+			row = append(row, prev)
+		}
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
+	}
+	if r.previous != nil {
+		fmt.Fprintf(&b, "\n*Previous report*: the same figure in %s as it was before this run (its own date, machine load and build), for comparison; `–` where it had none.\n", r.opts.previous)
 	}
 	b.WriteString("\n")
 	r.writeGoBench(&b)
@@ -73,6 +88,9 @@ func (r *report) summary() [][]string {
 	var rows [][]string
 	for _, s := range r.idle {
 		what := fmt.Sprintf("idle `run` at %s, tree on %s", human(s.interval), s.fs)
+		if s.before {
+			what += ", " + r.opts.beforeRev
+		}
 		switch s.interval {
 		case time.Hour:
 			rows = append(rows, []string{what + " (no poll: the Go runtime's floor): CPU per day", seconds(s.perDay()), "", ""})
@@ -100,7 +118,7 @@ func (r *report) summary() [][]string {
 	}
 	if l := r.large; l != nil {
 		kg, _, okK := l.row(largeKeygen)
-		for _, name := range []string{largeUnchanged, largeChanged} {
+		for _, name := range []string{largeUnchanged, largeChanged, largeUnchanged + " (" + r.opts.beforeRev + ")", largeChanged + " (" + r.opts.beforeRev + ")"} {
 			h, p, ok := l.row(name)
 			if !ok || !okK {
 				continue
@@ -142,4 +160,26 @@ func human(d time.Duration) string {
 		return fmt.Sprintf("%d min", d/time.Minute)
 	}
 	return fmt.Sprintf("%g s", d.Seconds())
+}
+
+// previousFigures reads the summary table of an earlier report: figure ->
+// result.
+func previousFigures(md string) map[string]string {
+	out := map[string]string{}
+	in := false
+	for line := range strings.Lines(md) {
+		switch {
+		case strings.HasPrefix(line, "## Summary"):
+			in = true
+			continue
+		case strings.HasPrefix(line, "## "):
+			in = false
+		}
+		cells := strings.Split(strings.TrimSpace(line), " | ")
+		if !in || len(cells) < 2 || !strings.HasPrefix(cells[0], "| ") || cells[0] == "| figure" || strings.HasPrefix(cells[0], "|---") {
+			continue
+		}
+		out[strings.TrimPrefix(cells[0], "| ")] = cells[1]
+	}
+	return out
 }
