@@ -120,14 +120,20 @@ clean:
 
 # Benchmarks into docs/benchmarks.md: the Go benchmarks of
 # package keys through benchstat, then cmd/ecs-keyagent-bench, which runs the
-# built binaries against the metadata emulator on scratch trees. About 16
+# built binaries against the metadata emulator on scratch trees. About 17
 # minutes, 10 of them the idle window at the default poll interval
 # (BENCH_IDLE=2m for a quicker look). It measures and asserts nothing, so
 # it is not part of `make test`; run it on a quiet machine.
-BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-BENCH_IDLE  ?= 10m
-BENCH_COUNT ?= 10
-BENCH_GO    := $(GO) test -run '^$$' -bench '^Benchmark(FileSync|MergeOnly)$$' -benchmem -count $(BENCH_COUNT) ./keys
+#
+# BENCH_BEFORE=REV also builds ecs-keyagent at git revision REV and
+# measures it beside this build in the large-file and idle parts, under the
+# same load; the summary also shows the figures of the docs/benchmarks.md
+# being replaced.
+BENCHSTAT    := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCH_IDLE   ?= 10m
+BENCH_COUNT  ?= 10
+BENCH_BEFORE ?=
+BENCH_GO     := $(GO) test -run '^$$' -bench '^Benchmark(FileSync|UsableScan|MergeOnly)$$' -benchmem -count $(BENCH_COUNT) ./keys
 
 .PHONY: bench
 bench: build
@@ -144,5 +150,13 @@ bench: build
 	@echo '== Go benchmarks of package keys, $(BENCH_COUNT) counts'
 	$(BENCH_GO) > $(BIN)/bench/keys.txt || { cat $(BIN)/bench/keys.txt; exit 1; }
 	$(GO) run $(BENCHSTAT) $(BIN)/bench/keys.txt > $(BIN)/bench/keys.benchstat
+	@if [ -n "$(BENCH_BEFORE)" ]; then \
+	  echo '== building ecs-keyagent at $(BENCH_BEFORE)'; \
+	  rm -rf $(BIN)/bench/before-src && mkdir -p $(BIN)/bench/before-src $(BIN)/bench/before && \
+	  git archive $(BENCH_BEFORE) | tar -x -C $(BIN)/bench/before-src && \
+	  (cd $(BIN)/bench/before-src && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' \
+	    -o $(CURDIR)/$(BIN)/bench/before/ecs-keyagent ./cmd/ecs-keyagent) || exit 1; \
+	fi
 	$(GO) run ./cmd/ecs-keyagent-bench -bin $(BIN) -idle $(BENCH_IDLE) -gobench $(BIN)/bench/keys.benchstat \
-	  -gobench-cmd "$(BENCH_GO) > keys.txt && go run $(BENCHSTAT) keys.txt" -out docs/benchmarks.md
+	  -gobench-cmd "$(BENCH_GO) > keys.txt && go run $(BENCHSTAT) keys.txt" -previous docs/benchmarks.md \
+	  $(if $(BENCH_BEFORE),-before-bin $(BIN)/bench/before -before-rev $(BENCH_BEFORE)) -out docs/benchmarks.md

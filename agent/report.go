@@ -56,14 +56,21 @@ type UserReport struct {
 	// Adopted are bound keys found outside the block (cloud-init writes the
 	// bound key at first boot) and moved into it.
 	Adopted []string `json:"adopted,omitempty"`
-	Usable  int      `json:"usable_keys"` // keys sshd can use in the file after the sync
-	Diff    string   `json:"diff,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	// Usable counts keys sshd can use in the file after the sync. When the
+	// managed block holds one, only the block's keys are counted (a lower
+	// bound: the rest of the file is not parsed); else every line's.
+	Usable int    `json:"usable_keys"`
+	Diff   string `json:"diff,omitempty"`
+	Error  string `json:"error,omitempty"`
 
 	home     string // from passwd, for matching sshd's AuthorizedKeysFile
 	uid      int
 	groups   []string
-	keyTypes []string // of the usable keys in the file after the sync
+	keyTypes []string // of the keys Usable counts
+	// moreTypes, when set, returns the types of every usable key in the
+	// file, for the logon model when sshd accepts none of keyTypes; Sync
+	// drops it after the sshd step.
+	moreTypes func() []string
 }
 
 // Reached reports whether the sync got past the lock and the metadata

@@ -138,6 +138,9 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 	}
 	e.release(r)
 	e.syncSSHD(ctx, r)
+	for i := range r.Users {
+		r.Users[i].moreTypes = nil // it holds the file's content: let it go
+	}
 	if r.Outcome == OutcomeOK {
 		for _, k := range r.Keys {
 			if !k.Installed {
@@ -264,7 +267,7 @@ func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []
 		return fmt.Errorf("update %s: %w", ur.Path, err)
 	}
 	ur.Added, ur.Removed, ur.Kept = keys.Compare(before, managed)
-	ur.Usable, ur.keyTypes = e.usableKeys(ur.User, next)
+	ur.Usable, ur.keyTypes, ur.moreTypes = e.usableKeys(ur.User, next, managed)
 	if string(next) == string(old) {
 		e.opts.Logger.Debug("authorized_keys already right: not written", zap.String("user", ur.User), zap.String("path", ur.Path),
 			zap.Int("usable_keys", ur.Usable))
@@ -288,27 +291,54 @@ func (e *Engine) apply(ur *UserReport, dir *securefs.Dir, old []byte, managed []
 	return nil
 }
 
-// usableKeys counts the keys sshd can use in a user's file and lists their
-// types. Parsing every line costs about 2.4 µs a line; an idle daemon
-// polling a large file that has not changed reuses the answer (keyed by the
-// content's hash).
-func (e *Engine) usableKeys(user string, data []byte) (int, []string) {
+// usableKeys says what the logon model needs of a user's file after the
+// keys step: how many keys sshd can use in it and their types.
+//
+// After Merge the block holds exactly managed, each key validated by
+// keys.ParseKey, so when one of them is usable the block settles the
+// question without reading the file: n counts the block's usable keys, a
+// lower bound (the user's own keys are not counted), and types are theirs.
+// The model needs the other lines only when sshd's
+// PubkeyAcceptedAlgorithms refuses every type in the block; more gives
+// the types of every usable key in the file then, on demand. An
+// unchanged sync of a large file thus costs no parse of its lines.
+//
+// With no usable key in the block (none bound, or none sshd accepts) every
+// line is read, at about 1 µs a line; an idle daemon polling a large file
+// that has not changed reuses the answer, keyed by the content's hash, as
+// does more.
+func (e *Engine) usableKeys(user string, data []byte, managed []keys.Key) (n int, types []string, more func() []string) {
+	for _, k := range managed {
+		if keys.Usable(k) {
+			n++
+			if !slices.Contains(types, k.Type) {
+				types = append(types, k.Type)
+			}
+		}
+	}
+	if n > 0 {
+		return n, types, func() []string {
+			_, all := e.fileUsable(user, data)
+			return all
+		}
+	}
+	n, types = e.fileUsable(user, data)
+	return n, types, nil
+}
+
+// fileUsable is keys.UsableTypes of data, remembered per user while the
+// content's hash is unchanged.
+func (e *Engine) fileUsable(user string, data []byte) (int, []string) {
 	sum := sha256.Sum256(data)
 	if m, ok := e.usable[user]; ok && m.sum == sum {
 		return m.n, m.types
 	}
-	ks := keys.UsableKeys(data)
-	var types []string
-	for _, k := range ks {
-		if !slices.Contains(types, k.Type) {
-			types = append(types, k.Type)
-		}
-	}
+	n, types := keys.UsableTypes(data)
 	if e.usable == nil {
 		e.usable = map[string]usableMemo{}
 	}
-	e.usable[user] = usableMemo{sum: sum, n: len(ks), types: types}
-	return len(ks), types
+	e.usable[user] = usableMemo{sum: sum, n: n, types: types}
+	return n, types
 }
 
 type usableMemo struct {
@@ -337,7 +367,7 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 	var names []string
 	for _, u := range r.Users {
 		req.Targets = append(req.Targets, sshd.Target{User: u.User, Home: u.home, UID: u.uid, Groups: u.groups,
-			Usable: u.Usable, KeyTypes: u.keyTypes})
+			Usable: u.Usable, KeyTypes: u.keyTypes, MoreKeyTypes: u.moreTypes})
 		names = append(names, u.User)
 	}
 	for _, k := range r.Keys {
@@ -414,7 +444,7 @@ func (e *Engine) hasUsableKey(a account.Account) bool {
 	}
 	defer dir.Close()
 	data, _, err := dir.ReadFile("authorized_keys", maxAuthorizedKeys, a.UID)
-	return err == nil && len(keys.UsableKeys(data)) > 0
+	return err == nil && keys.AnyUsable(data)
 }
 
 // fipsMode reports whether the running kernel is in FIPS mode

@@ -29,13 +29,22 @@ func Adopt(existing []byte, managed []Key) ([]byte, []string, error) {
 			continue
 		}
 		needle := []byte(fields[1])
-		for off := 0; ; {
-			i := bytes.Index(existing[off:], needle)
+		// The search looks for the needle's tail, then checks the rest:
+		// base64 key blobs of one type share a long prefix (the encoded type
+		// name), which every key line of the file matches, while the tail
+		// is the key itself. One pass over the file per bound key.
+		tail := needle[max(0, len(needle)-adoptTail):]
+		lead := len(needle) - len(tail)
+		for off := lead; off <= len(existing); {
+			i := bytes.Index(existing[off:], tail)
 			if i < 0 {
 				break
 			}
-			at := off + i
-			off = at + len(needle)
+			at := off + i - lead
+			off += i + len(tail)
+			if !bytes.Equal(existing[at:at+lead], needle[:lead]) {
+				continue
+			}
 			if b.found && at >= b.start && at < b.end {
 				continue
 			}
@@ -47,7 +56,7 @@ func Adopt(existing []byte, managed []Key) ([]byte, []string, error) {
 			if plainLineOf(existing[start:end], k) {
 				drop = append(drop, span{start, end})
 				adopted = append(adopted, k.Fingerprint)
-				off = end
+				off = max(off, end+lead)
 			}
 		}
 	}
@@ -64,6 +73,11 @@ func Adopt(existing []byte, managed []Key) ([]byte, []string, error) {
 	out = append(out, existing[last:]...)
 	return out, slices.Compact(adopted), nil
 }
+
+// adoptTail is how much of a key's base64 Adopt searches for: within
+// bytes.Index's vectorised needle length on amd64 and arm64, and long
+// enough to be the key's own bytes.
+const adoptTail = 32
 
 // plainLineOf reports whether line holds k's key with no options.
 func plainLineOf(line []byte, k Key) bool {

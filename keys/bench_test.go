@@ -47,11 +47,13 @@ func metadataBody(b *testing.B, seed byte) []byte {
 	return append(bytes.TrimSuffix(ssh.MarshalAuthorizedKey(pub), []byte("\n")), " skp-bench\n"...)
 }
 
-// BenchmarkFileSync is the keys side of one user's sync in the engine
-// (agent.Engine.apply): parse the metadata key, merge it into the file,
-// render, then read the old block and the usable keys of the result back.
-// "changed" rotates the bound key, "unchanged" finds it in place. ns/line
-// shows whether the cost grows linearly with the file.
+// BenchmarkFileSync is the keys side of one user's sync as the engine
+// does it (agent.Engine.apply): parse the metadata key, adopt a copy of it
+// found outside the block, merge it into the file, read the old block back
+// and compare, and learn whether sshd can use a key in the result, which
+// the block's key settles. "changed" rotates the bound key, "unchanged"
+// finds it in place. ns/line shows whether the cost grows with the file;
+// allocs/op should not.
 func BenchmarkFileSync(b *testing.B) {
 	oldBody, newBody := metadataBody(b, 1), metadataBody(b, 2)
 	old, err := ParseKey(oldBody, Policy{})
@@ -72,15 +74,54 @@ func BenchmarkFileSync(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					next, err := Merge(file, []Key{k})
+					managed := []Key{k}
+					next, _, err := Adopt(file, managed)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := BlockLines(file); err != nil {
+					if next, err = Merge(next, managed); err != nil {
 						b.Fatal(err)
 					}
-					if len(UsableKeys(next)) == 0 {
-						b.Fatal("no usable key after merge")
+					before, err := BlockLines(file)
+					if err != nil {
+						b.Fatal(err)
+					}
+					Compare(before, managed)
+					if !Usable(k) && len(next) > 0 {
+						b.Fatal("the bound key is not usable")
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/line")
+			})
+		}
+	}
+}
+
+// BenchmarkUsableScan reads every line of the same files: UsableTypes is
+// what the engine does when the block holds no usable key (none bound) or
+// when sshd accepts none of the block's key types, and what it did on
+// every sync before the block settled the question; UsableKeys also
+// renders and fingerprints each key, as status and doctor do.
+func BenchmarkUsableScan(b *testing.B) {
+	old, err := ParseKey(metadataBody(b, 1), Policy{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{10, 1000, 100000} {
+		file := benchFile(b, n, old)
+		for _, c := range []struct {
+			name string
+			scan func([]byte) int
+		}{
+			{"UsableTypes", func(d []byte) int { n, _ := UsableTypes(d); return n }},
+			{"UsableKeys", func(d []byte) int { return len(UsableKeys(d)) }},
+		} {
+			b.Run(fmt.Sprintf("lines=%d/%s", n, c.name), func(b *testing.B) {
+				b.SetBytes(int64(len(file)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if c.scan(file) == 0 {
+						b.Fatal("no usable key")
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/line")

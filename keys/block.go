@@ -38,7 +38,14 @@ const (
 // markerOf classifies one line; see the package comment for why
 // recognition is broad. Matching by prefix also covers a CRLF marker.
 func markerOf(line []byte) marker {
-	line = bytes.TrimLeft(line, " \t")
+	i := 0
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	if i == len(line) || line[i] != '#' { // most lines: no marker
+		return notMarker
+	}
+	line = line[i:]
 	switch {
 	case bytes.HasPrefix(line, []byte(beginPrefix)):
 		return beginMark

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 // decides whether turning password login off is safe: on any file it never
 // panics, returns at most one key per line, and each key it returns is a
 // line of the file that parses on its own to the same fingerprint and is no
-// certificate authority.
+// certificate authority. UsableTypes and AnyUsable agree with it.
 func FuzzUsableKeys(f *testing.F) {
 	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user"
 	for _, s := range []string{key + "\n", "# c\n\n" + key, `command="x" ` + key + "\r\n",
@@ -22,6 +23,15 @@ func FuzzUsableKeys(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got := UsableKeys(data)
+		n, types := UsableTypes(data)
+		if n != len(got) || AnyUsable(data) != (n > 0) {
+			t.Fatalf("UsableKeys(%q) has %d keys, UsableTypes says %d, AnyUsable %v", data, len(got), n, AnyUsable(data))
+		}
+		for i, k := range got {
+			if !slices.Contains(types, k.Type) || slices.Index(types, k.Type) > i {
+				t.Fatalf("UsableTypes(%q) = %q, without %s in its place", data, types, k.Type)
+			}
+		}
 		if n := bytes.Count(data, []byte("\n")) + 1; len(got) > n {
 			t.Fatalf("UsableKeys(%q): %d keys from %d lines", data, len(got), n)
 		}

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -20,8 +21,58 @@ const sshdMinRSABits = 1024
 // below sshd's default RequiredRSASize. Options are not evaluated further,
 // so an expired "expiry-time" still counts. Line is the original line
 // without its terminator.
+//
+// It renders and fingerprints every key it returns, which costs far more
+// than the parse: to count keys or learn their types use UsableTypes, to
+// learn whether there is one use AnyUsable.
 func UsableKeys(data []byte) []Key {
 	var out []Key
+	eachUsable(data, func(line []byte, pub ssh.PublicKey, comment string, bits int) bool {
+		k := newKey(pub, comment, bits)
+		k.Line = string(line)
+		out = append(out, k)
+		return true
+	})
+	return out
+}
+
+// UsableTypes returns how many keys UsableKeys would return for data and
+// their distinct types in order of first appearance, without rendering or
+// fingerprinting any of them.
+func UsableTypes(data []byte) (n int, types []string) {
+	eachUsable(data, func(_ []byte, pub ssh.PublicKey, _ string, _ int) bool {
+		n++
+		if t := pub.Type(); !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+		return true
+	})
+	return n, types
+}
+
+// AnyUsable reports whether UsableKeys would return at least one key for
+// data; it stops at the first.
+func AnyUsable(data []byte) bool {
+	found := false
+	eachUsable(data, func([]byte, ssh.PublicKey, string, int) bool {
+		found = true
+		return false
+	})
+	return found
+}
+
+// Usable reports whether sshd accepts k, a key ParseKey returned, at logon:
+// every such key is of a type sshd knows, so only an RSA key below sshd's
+// default RequiredRSASize is refused (Policy.MinRSABits may be set lower).
+// It is what UsableKeys would say of k.Line, without parsing it again.
+func Usable(k Key) bool {
+	return k.Type != ssh.KeyAlgoRSA || k.Bits >= sshdMinRSABits
+}
+
+// eachUsable calls fn for every line of data UsableKeys counts, with the
+// line trimmed of its terminator and surrounding blanks, until fn returns
+// false.
+func eachUsable(data []byte, fn func(line []byte, pub ssh.PublicKey, comment string, bits int) bool) {
 	for len(data) > 0 {
 		var raw []byte
 		raw, data, _ = bytes.Cut(data, []byte("\n"))
@@ -40,11 +91,10 @@ func UsableKeys(data []byte) []Key {
 		if err != nil || (pub.Type() == ssh.KeyAlgoRSA && bits < sshdMinRSABits) {
 			continue
 		}
-		k := newKey(pub, comment, bits)
-		k.Line = string(line)
-		out = append(out, k)
+		if !fn(line, pub, comment, bits) {
+			return
+		}
 	}
-	return out
 }
 
 // hasOption reports whether options holds name; sshd matches option names

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto/elliptic"
 	"slices"
 	"strings"
 	"testing"
@@ -81,5 +82,63 @@ func TestUsableKeysFields(t *testing.T) {
 	want := []Key{{Type: "ssh-ed25519", Bits: 256, Fingerprint: ssh.FingerprintSHA256(ed), Comment: "me@host", Line: "restrict " + line(ed, "me@host")}}
 	if !slices.Equal(got, want) {
 		t.Errorf("UsableKeys = %+v, want %+v", got, want)
+	}
+}
+
+// UsableTypes and AnyUsable say what UsableKeys would, without rendering.
+func TestUsableTypesAndAny(t *testing.T) {
+	ed, rsa1024, rsa768 := edPub(t, 1), rsaPub(t, 1024), rsaPub(t, 768)
+	ec := ecdsaPub(t, elliptic.P256())
+	tests := []struct {
+		name  string
+		data  string
+		n     int
+		types []string
+	}{
+		{name: "empty", data: ""},
+		{name: "comments and garbage", data: "# x\n\nssh-ed25519 AAAA\n"},
+		{name: "refused only", data: line(rsa768, "") + "\ncert-authority " + line(ed, "") + "\n"},
+		{name: "one", data: line(ed, "a") + "\n", n: 1, types: []string{"ssh-ed25519"}},
+		{name: "types in order, once", data: line(rsa1024, "") + "\n" + line(ed, "") + "\nrestrict " + line(ed, "") + "\n" + line(ec, "") + "\r\n",
+			n: 4, types: []string{"ssh-rsa", "ssh-ed25519", "ecdsa-sha2-nistp256"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, types := UsableTypes([]byte(tt.data))
+			if n != tt.n || !slices.Equal(types, tt.types) {
+				t.Errorf("UsableTypes(%q) = %d, %q, want %d, %q", tt.data, n, types, tt.n, tt.types)
+			}
+			if got := AnyUsable([]byte(tt.data)); got != (tt.n > 0) {
+				t.Errorf("AnyUsable(%q) = %v, want %v", tt.data, got, tt.n > 0)
+			}
+			if got := len(UsableKeys([]byte(tt.data))); got != tt.n {
+				t.Errorf("UsableKeys(%q) has %d keys, want %d", tt.data, got, tt.n)
+			}
+		})
+	}
+}
+
+// Usable says of a key ParseKey returned what UsableKeys says of its line.
+func TestUsable(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pub  ssh.PublicKey
+		min  int
+	}{
+		{"ed25519", edPub(t, 1), 0},
+		{"ecdsa", ecdsaPub(t, elliptic.P384()), 0},
+		{"rsa 2048", rsaPub(t, 2048), 0},
+		{"rsa 1024 with a low min_rsa_bits", rsaPub(t, 1024), 1024},
+		{"rsa 768 with a lower one", rsaPub(t, 768), 512},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := ParseKey([]byte(line(tt.pub, "c")), Policy{MinRSABits: tt.min})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := Usable(k), len(UsableKeys([]byte(k.Line))) == 1; got != want {
+				t.Errorf("Usable(%s) = %v, UsableKeys of its line says %v", k.Line, got, want)
+			}
+		})
 	}
 }

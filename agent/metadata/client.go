@@ -44,7 +44,19 @@ type Entry struct {
 type Snapshot struct {
 	InstanceID string
 	Keys       []Entry // in listing order, one per distinct body (surrounding whitespace ignored)
+	Source     Source  // where the keys were read
 }
+
+// Source says how a Snapshot's keys were read.
+type Source string
+
+const (
+	// SourceAll: the /latest/meta-data/all document; its listing, when it
+	// has no key, from public-keys/.
+	SourceAll Source = "all"
+	// SourceTree: the public-keys/ listing and each openssh-key.
+	SourceTree Source = "tree"
+)
 
 // Client reads key pairs from the metadata service. It is safe for
 // concurrent use and reuses its token across calls.
@@ -61,6 +73,7 @@ type Client struct {
 	refreshAt time.Time
 	tokenless bool   // TokenAuto fell back after a 404 or 405 on the PUT
 	id        string // the instance id, once read
+	noAll     bool   // the service answered 404 to the all document
 }
 
 // New returns a client for cfg. An invalid cfg is reported by every Fetch;
@@ -106,20 +119,68 @@ func (c *Client) CloseIdleConnections() {
 	c.http.CloseIdleConnections()
 }
 
-// Fetch reads the instance id, the public-keys/ listing and every listed
-// openssh-key. When no key pair is bound it returns a Snapshot with
-// InstanceID set and an error wrapping ErrNoKeyBound.
+// Fetch reads the instance id and every bound key. It asks for the whole
+// tree as one JSON document first (see allPath); when the service answers
+// 404 there, it remembers that for the client's life and crawls instead:
+// the instance id (once per client), the public-keys/ listing and every
+// listed openssh-key. Any other failure of either is an error naming the
+// URL. When no key pair is bound it returns a Snapshot with InstanceID set
+// and an error wrapping ErrNoKeyBound: only public-keys/ answering 404 says
+// so, so a document without keys is checked against the listing.
 func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
 	if c.err != nil {
 		return Snapshot{}, c.err
 	}
-	var snap Snapshot
+	if c.useAll() {
+		snap, ok, err := c.fetchAll(ctx)
+		if ok {
+			return snap, err
+		}
+	}
 	id, err := c.instanceID(ctx)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	snap.InstanceID = id
+	return c.crawl(ctx, id)
+}
 
+// fetchAll reads the all document; ok is false when the service does not
+// serve it (404), and Fetch must crawl.
+func (c *Client) fetchAll(ctx context.Context) (snap Snapshot, ok bool, err error) {
+	u := c.base + allPath
+	body, err := c.get(ctx, u, maxAllBody)
+	if errors.Is(err, errNotFound) {
+		c.mu.Lock()
+		c.noAll = true
+		c.mu.Unlock()
+		return Snapshot{}, false, nil
+	}
+	if err != nil {
+		return Snapshot{InstanceID: c.knownID()}, true, err
+	}
+	doc, err := parseAll(body)
+	if err != nil {
+		return Snapshot{InstanceID: c.knownID()}, true, fmt.Errorf("fetch %s: %w", u, err)
+	}
+	c.mu.Lock()
+	c.id = doc.instanceID
+	c.mu.Unlock()
+	if len(doc.keys) == 0 {
+		snap, err := c.crawl(ctx, doc.instanceID)
+		snap.Source = SourceAll
+		return snap, true, err
+	}
+	snap = Snapshot{InstanceID: doc.instanceID, Source: SourceAll}
+	seen := make(map[string]int, len(doc.keys))
+	for _, k := range doc.keys {
+		snap.add(seen, k.id, k.body)
+	}
+	return snap, true, nil
+}
+
+// crawl reads the public-keys/ listing and every listed openssh-key.
+func (c *Client) crawl(ctx context.Context, id string) (Snapshot, error) {
+	snap := Snapshot{InstanceID: id, Source: SourceTree}
 	ids, err := c.list(ctx)
 	if err != nil {
 		return snap, err
@@ -131,25 +192,45 @@ func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
 		if errors.Is(err, errNotFound) {
 			// Only public-keys/ itself may be absent (afterburn's aliyun
 			// provider treats this the same way).
-			return Snapshot{InstanceID: id}, fmt.Errorf("fetch %s: 404 Not Found although public-keys/ lists %q", u, keyID)
+			return Snapshot{InstanceID: id, Source: SourceTree}, fmt.Errorf("fetch %s: 404 Not Found although public-keys/ lists %q", u, keyID)
 		}
 		if err != nil {
-			return Snapshot{InstanceID: id}, err
+			return Snapshot{InstanceID: id, Source: SourceTree}, err
 		}
-		// Real ECS lists one key twice, as "0/" and as its key-pair id.
-		// Name it by its key-pair id ("skp-..."), which the console shows,
-		// rather than by its index.
-		norm := string(bytes.TrimSpace(body))
-		if i, ok := seen[norm]; ok {
-			if isIndex(snap.Keys[i].ID) && !isIndex(keyID) {
-				snap.Keys[i].ID = keyID
-			}
-			continue
-		}
-		seen[norm] = len(snap.Keys)
-		snap.Keys = append(snap.Keys, Entry{ID: keyID, Body: body})
+		snap.add(seen, keyID, body)
 	}
 	return snap, nil
+}
+
+// add appends one listed key to s unless its body (surrounding whitespace
+// ignored) is already there. Real ECS lists one key twice, as "0/" and as
+// its key-pair id: it is named by its key-pair id ("skp-..."), which the
+// console shows, rather than by its index.
+func (s *Snapshot) add(seen map[string]int, keyID string, body []byte) {
+	norm := string(bytes.TrimSpace(body))
+	if i, ok := seen[norm]; ok {
+		if isIndex(s.Keys[i].ID) && !isIndex(keyID) {
+			s.Keys[i].ID = keyID
+		}
+		return
+	}
+	seen[norm] = len(s.Keys)
+	s.Keys = append(s.Keys, Entry{ID: keyID, Body: body})
+}
+
+// useAll reports whether the service may serve the all document: until it
+// answered 404 there.
+func (c *Client) useAll() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.noAll
+}
+
+// knownID is the instance id read so far, "" before any.
+func (c *Client) knownID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
 }
 
 // instanceID reads the instance id once per client: it cannot change under

@@ -27,6 +27,7 @@ const (
 	idPath    = "/latest/meta-data/instance-id"
 	keysPath  = "/latest/meta-data/public-keys/"
 	key0Path  = "/latest/meta-data/public-keys/0/openssh-key"
+	allPath   = "/latest/meta-data/all"
 )
 
 // newEmulator starts an emulator on loopback and returns it with its URL.

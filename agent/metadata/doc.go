@@ -2,12 +2,18 @@
 // instance from the instance metadata service (IMDS) at
 // http://100.100.100.200.
 //
-// A Client fetches the instance id, the public-keys/ listing and each listed
-// openssh-key, and returns them as a Snapshot. A 404 on public-keys/ is the
-// one answer that means "no key pair bound" (ErrNoKeyBound); every other
-// failure is an error naming the URL, so the caller keeps what it has
-// instead of removing keys on a bad answer (Google's guest agent once
-// emptied authorized_keys that way, guest-agent PR #582).
+// A Client reads the whole tree as one JSON document,
+// /latest/meta-data/all, and takes the instance id and the keys from it:
+// one request a poll where crawling the tree takes three or more. Where the
+// service answers 404 there, it crawls instead, as cloud-init's aliyun
+// datasource does (cloudinit/sources/DataSourceAliYun.py): the instance id,
+// the public-keys/ listing and each listed openssh-key. Either way it
+// returns a Snapshot. A 404 on public-keys/ is the one answer that means
+// "no key pair bound" (ErrNoKeyBound), so a document that lists no key is
+// checked against the listing; every other failure is an error naming the
+// URL, so the caller keeps what it has instead of removing keys on a bad
+// answer (Google's guest agent once emptied authorized_keys that way,
+// guest-agent PR #582).
 //
 // The client speaks the security-hardening (token) mode: it PUTs
 // /latest/api/token with X-aliyun-ecs-metadata-token-ttl-seconds, sends the

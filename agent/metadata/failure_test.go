@@ -105,9 +105,10 @@ func counter(t *testing.T) (*httptest.Server, *atomic.Int64) {
 
 func TestRedirectTargetNeverContacted(t *testing.T) {
 	target, hits := counter(t)
-	for _, path := range []string{tokenPath, idPath, keysPath, key0Path} {
+	for _, path := range []string{tokenPath, idPath, keysPath, key0Path, allPath} {
 		t.Run(path, func(t *testing.T) {
 			emu, url := newEmulator(t)
+			emu.SetAllDocument(path == allPath)
 			emu.SetKeys(emulator.Key{ID: "skp-x", Body: keyA})
 			emu.SetFault(path, emulator.Fault{RedirectTo: target.URL + path})
 			c := newClient(t, metadata.Config{Endpoint: url})
@@ -137,7 +138,7 @@ func TestConnectionRefused(t *testing.T) {
 
 	c = newClient(t, metadata.Config{Endpoint: url, Token: metadata.TokenOff})
 	_, err = c.Fetch(t.Context())
-	want = "fetch " + url + idPath + ": dial tcp "
+	want = "fetch " + url + allPath + ": dial tcp "
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Fetch (token off) error = %v, want %q ... connection refused", err, want)
 	}

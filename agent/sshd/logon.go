@@ -34,12 +34,18 @@ type Target struct {
 	Home     string // from passwd; "" when the lookup failed
 	UID      int
 	Groups   []string // for AllowGroups, DenyGroups and Match Group
-	Usable   int      // keys sshd can use in the file
+	Usable   int      // keys sshd can use in the file; may count only some of them
 	KeyTypes []string // their types, such as "ssh-ed25519" or "ssh-rsa"
 	// NoPassword: /etc/shadow holds no usable password for the user
 	// (locked with "!", "*" or empty), so no password logs in whatever
 	// sshd allows.
 	NoPassword bool
+	// MoreKeyTypes, when set, returns the types of every usable key in the
+	// file, when Usable and KeyTypes count only some (the agent's managed
+	// block): the model calls it only when the algorithms sshd accepts
+	// include none of KeyTypes. It may be costly, and it is not part of the
+	// step's cache key: Step.Run does not cache a step that called it.
+	MoreKeyTypes func() []string `json:"-"`
 }
 
 // logon computes t's ways in under v. off names the password keywords the
@@ -137,11 +143,11 @@ func keyWay(t Target, v view, pw, kbd bool) Way {
 		return Way{Gate: v.gate(kwAuthorizedKeysFile) + " does not name ~/.ssh/authorized_keys"}
 	case t.Usable == 0:
 		return Way{Gate: "no usable key in " + filepath.Join(t.Home, ".ssh/authorized_keys")}
-	case !slices.ContainsFunc(t.KeyTypes, func(kt string) bool { return accepted(kt, v.get(kwPubkeyAlgs)) }):
-		return Way{Gate: fmt.Sprintf("%s accepts none of the key types %s", v.gate(kwPubkeyAlgs), strings.Join(t.KeyTypes, ", "))}
-	case v.fips && !slices.ContainsFunc(t.KeyTypes, func(kt string) bool { return !strings.Contains(kt, "ed25519") }):
+	case !acceptsType(t, v.get(kwPubkeyAlgs)):
+		return Way{Gate: fmt.Sprintf("%s accepts none of the key types %s", v.gate(kwPubkeyAlgs), strings.Join(allKeyTypes(t), ", "))}
+	case v.fips && !slices.ContainsFunc(allKeyTypes(t), func(kt string) bool { return !strings.Contains(kt, "ed25519") }):
 		// cloud-init's tests hit it too (canonical/cloud-init#4109).
-		return Way{Gate: "the kernel is in FIPS mode (/proc/sys/crypto/fips_enabled = 1), where sshd refuses the key types " + strings.Join(t.KeyTypes, ", ")}
+		return Way{Gate: "the kernel is in FIPS mode (/proc/sys/crypto/fips_enabled = 1), where sshd refuses the key types " + strings.Join(allKeyTypes(t), ", ")}
 	}
 	if t.UID == 0 {
 		switch v.get(kwRootLogin) {
@@ -183,6 +189,26 @@ func satisfiable(v view, open map[string]bool, need ...string) bool {
 		}
 	}
 	return false
+}
+
+// acceptsType reports whether the algorithm list accepts one of t's key
+// types, asking MoreKeyTypes only when KeyTypes are all refused.
+func acceptsType(t Target, list string) bool {
+	ok := func(kt string) bool { return accepted(kt, list) }
+	return slices.ContainsFunc(t.KeyTypes, ok) || t.MoreKeyTypes != nil && slices.ContainsFunc(t.MoreKeyTypes(), ok)
+}
+
+// allKeyTypes lists t's key types for a message: KeyTypes, then any more.
+func allKeyTypes(t Target) []string {
+	types := slices.Clone(t.KeyTypes)
+	if t.MoreKeyTypes != nil {
+		for _, kt := range t.MoreKeyTypes() {
+			if !slices.Contains(types, kt) {
+				types = append(types, kt)
+			}
+		}
+	}
+	return types
 }
 
 // accepted reports whether a key of keyType can sign with an algorithm in

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -88,6 +89,15 @@ type Step struct {
 func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	o := req.Options
 	o.Users, o.groups = nil, map[string][]string{}
+	// What MoreKeyTypes returns is not in the cache key: note whether the
+	// model asked for it, and then do not cache this step.
+	asked := false
+	req.Targets = slices.Clone(req.Targets)
+	for i, t := range req.Targets {
+		if more := t.MoreKeyTypes; more != nil {
+			req.Targets[i].MoreKeyTypes = func() []string { asked = true; return more() }
+		}
+	}
 	for _, t := range req.Targets {
 		o.Users = append(o.Users, t.User)
 		o.groups[t.User] = t.Groups
@@ -165,7 +175,7 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	if res.Managed != "" || skipped == "" {
 		s.managed = res.Managed // "" after keep: nothing of ours to watch
 	}
-	if key != "" && len(rep.Changed) == 0 && !req.DryRun {
+	if key != "" && len(rep.Changed) == 0 && !asked && !req.DryRun {
 		s.key, s.cached = key, *rep // what we wrote changes the fingerprint: take it next time
 	}
 	return rep, nil

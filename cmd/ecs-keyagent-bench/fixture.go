@@ -110,7 +110,9 @@ func startEmulator(bin, dir string) (*emulator, error) {
 		return nil, err
 	}
 	defer log.Close()
-	cmd := exec.Command(emulatorBin(bin), "--listen", "127.0.0.1:0", "--generate-key", filepath.Join(dir, "id_bound"), "--addr-file", addr)
+	// As on ECS, the emulator serves the tree as one JSON document too.
+	cmd := exec.Command(emulatorBin(bin), "--listen", "127.0.0.1:0", "--generate-key", filepath.Join(dir, "id_bound"), "--addr-file", addr,
+		"--all-document")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, err

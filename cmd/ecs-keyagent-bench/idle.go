@@ -37,6 +37,7 @@ func (r idleResult) perDay() time.Duration {
 type idleCase struct {
 	interval, duration time.Duration
 	fs                 string // "tmpfs" or "disk": where its tree lives
+	before             bool   // the earlier build (-before-bin)
 }
 
 // benchIdle runs, side by side in each window, a daemon whose tree is on
@@ -53,10 +54,15 @@ func benchIdle(ctx context.Context, dir string, r *report) error {
 		}
 		defer os.RemoveAll(shm)
 	}
-	for _, window := range [][]idleCase{
-		{{30 * time.Second, r.opts.idle, "tmpfs"}, {30 * time.Second, r.opts.idle, "disk"}, {time.Hour, r.opts.idle, "tmpfs"}},
-		{{time.Second, r.opts.idleFast, "tmpfs"}, {time.Second, r.opts.idleFast, "disk"}},
-	} {
+	windows := [][]idleCase{
+		{{30 * time.Second, r.opts.idle, "tmpfs", false}, {30 * time.Second, r.opts.idle, "disk", false}, {time.Hour, r.opts.idle, "tmpfs", false}},
+		{{time.Second, r.opts.idleFast, "tmpfs", false}, {time.Second, r.opts.idleFast, "disk", false}},
+	}
+	if r.opts.beforeBin != "" { // the earlier build beside this one, under the same load
+		windows[0] = append(windows[0], idleCase{30 * time.Second, r.opts.idle, "tmpfs", true})
+		windows[1] = append(windows[1], idleCase{time.Second, r.opts.idleFast, "tmpfs", true})
+	}
+	for _, window := range windows {
 		if window[0].duration <= 0 {
 			continue
 		}
@@ -69,8 +75,12 @@ func benchIdle(ctx context.Context, dir string, r *report) error {
 			if c.fs == "tmpfs" {
 				base = shm
 			}
+			bin, name := r.opts.bin, fmt.Sprintf("%s-%s", c.interval, c.fs)
+			if c.before {
+				bin, name = r.opts.beforeBin, name+"-before"
+			}
 			wg.Go(func() {
-				results[i], errs[i] = idleRun(ctx, filepath.Join(base, fmt.Sprintf("%s-%s", c.interval, c.fs)), c, r.opts.bin)
+				results[i], errs[i] = idleRun(ctx, filepath.Join(base, name), c, bin, r.opts.bin)
 			})
 		}
 		wg.Wait()
@@ -82,7 +92,8 @@ func benchIdle(ctx context.Context, dir string, r *report) error {
 	return nil
 }
 
-func idleRun(ctx context.Context, dir string, c idleCase, bin string) (idleResult, error) {
+// idleRun runs bin's ecs-keyagent against an emulator of the current build.
+func idleRun(ctx context.Context, dir string, c idleCase, bin, emuBin string) (idleResult, error) {
 	interval, duration := c.interval, c.duration
 	res := idleResult{idleCase: c}
 	if fs := fsType(filepath.Dir(dir)); fs != "unknown" {
@@ -97,7 +108,7 @@ func idleRun(ctx context.Context, dir string, c idleCase, bin string) (idleResul
 			return res, err
 		}
 	}
-	emu, err := startEmulator(bin, dir)
+	emu, err := startEmulator(emuBin, dir)
 	if err != nil {
 		return res, err
 	}

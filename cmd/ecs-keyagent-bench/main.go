@@ -15,6 +15,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(rusageEnv) != "" {
+		os.Exit(rusageMain(os.Args[1:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := Run(ctx, os.Args[1:])
 	stop()
@@ -26,7 +29,7 @@ func main() {
 	}
 }
 
-var allParts = []string{"sync", "idle", "rotation", "startup", "size"}
+var allParts = []string{"sync", "large", "idle", "rotation", "startup", "size"}
 
 // options are the command line.
 type options struct {
@@ -34,6 +37,8 @@ type options struct {
 	parts                                   []string
 	idle, idleFast                          time.Duration
 	rotations, startups, runs               int
+	largeLines, largeRuns                   int
+	beforeBin, beforeRev, previous          string
 }
 
 // Run measures the parts asked for and writes the report.
@@ -51,6 +56,11 @@ func Run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.rotations, "rotations", 100, "key rebinds for the rotation latency")
 	fs.IntVar(&o.startups, "startups", 20, "starts of `run` per start-up case")
 	fs.IntVar(&o.runs, "runs", 100, "hyperfine runs per command")
+	fs.IntVar(&o.largeLines, "large-lines", 100000, "lines of the large authorized_keys file")
+	fs.IntVar(&o.largeRuns, "large-runs", 10, "hyperfine runs per command on the large file")
+	fs.StringVar(&o.beforeBin, "before-bin", "", "`dir`ectory holding an earlier build's ecs-keyagent, measured beside this one in the large and idle parts")
+	fs.StringVar(&o.beforeRev, "before-rev", "before", "the earlier build's `name` in the report, such as its commit")
+	fs.StringVar(&o.previous, "previous", "", "an earlier report (`file`) whose summary figures are shown beside the new ones")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,6 +80,14 @@ func Run(ctx context.Context, args []string) error {
 	if o.baseline, err = filepath.Abs(o.baseline); err != nil {
 		return err
 	}
+	if o.beforeBin != "" {
+		if o.beforeBin, err = filepath.Abs(o.beforeBin); err != nil {
+			return err
+		}
+		if _, err := os.Stat(agentBin(o.beforeBin)); err != nil {
+			return fmt.Errorf("find the earlier build: %w", err)
+		}
+	}
 	for _, b := range []string{agentBin(o.bin), emulatorBin(o.bin)} {
 		if _, err := os.Stat(b); err != nil {
 			return fmt.Errorf("find binary: %w (run `make build` first)", err)
@@ -77,6 +95,13 @@ func Run(ctx context.Context, args []string) error {
 	}
 
 	r := &report{opts: o, machine: describeMachine(), args: args}
+	if o.previous != "" {
+		b, err := os.ReadFile(o.previous)
+		if err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("read the previous report: %w", err)
+		}
+		r.previous = previousFigures(string(b))
+	}
 	if o.gobench != "" {
 		b, err := os.ReadFile(o.gobench)
 		if err != nil {
@@ -92,7 +117,7 @@ func Run(ctx context.Context, args []string) error {
 	r.machine.scratchFS = fsType(work)
 
 	steps := map[string]func(context.Context, string, *report) error{
-		"sync": benchSync, "idle": benchIdle, "rotation": benchRotation, "startup": benchStartup, "size": benchSize,
+		"sync": benchSync, "large": benchLarge, "idle": benchIdle, "rotation": benchRotation, "startup": benchStartup, "size": benchSize,
 	}
 	for _, p := range o.parts {
 		logf("== %s", p)

@@ -13,6 +13,8 @@ const (
 	targetCPUPerDay = 2 * time.Second
 	targetStartup   = 50 * time.Millisecond
 	targetRotation  = 100 * time.Millisecond // above the poll interval, at p99
+	targetLargeRSS  = 40 << 10               // KiB, an unchanged sync of the large file
+	targetLarge     = 0.2                    // an unchanged sync of the large file, × ssh-keygen -lf
 )
 
 // report gathers the figures and renders docs/benchmarks.md.
@@ -22,10 +24,12 @@ type report struct {
 	machine  machine
 	gobench  string
 	sync     *syncResult
+	large    *largeResult
 	idle     []idleResult
 	rotation *rotationResult
 	startup  []startupResult
 	size     *sizeResult
+	previous map[string]string // figure -> result, from -previous
 }
 
 func (r *report) markdown() string {
@@ -44,13 +48,28 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "| load average (1, 5, 15 min) | %s at start, %s at end (a shared machine; the harness starts after the Go benchmarks) |\n", m.loadStart, m.loadEnd)
 	fmt.Fprintf(&b, "| load average as each part began | %s |\n", strings.Join(m.loads, "; "))
 	fmt.Fprintf(&b, "| harness | `go run ./cmd/ecs-keyagent-bench %s` |\n\n", shellQuote(r.args))
-	fmt.Fprintf(&b, "## Summary\n\n| figure | result | target | |\n|---|---|---|---|\n")
+	if r.previous == nil {
+		fmt.Fprintf(&b, "## Summary\n\n| figure | result | target | |\n|---|---|---|---|\n")
+	} else {
+		fmt.Fprintf(&b, "## Summary\n\n| figure | result | target | | previous report |\n|---|---|---|---|---|\n")
+	}
 	for _, row := range r.summary() {
+		if r.previous != nil {
+			prev, ok := r.previous[row[0]]
+			if !ok {
+				prev = "–"
+			}
+			row = append(row, prev)
+		}
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
+	}
+	if r.previous != nil {
+		fmt.Fprintf(&b, "\n*Previous report*: the same figure in %s as it was before this run (its own date, machine load and build), for comparison; `–` where it had none.\n", r.opts.previous)
 	}
 	b.WriteString("\n")
 	r.writeGoBench(&b)
 	r.writeSync(&b)
+	r.writeLarge(&b)
 	r.writeIdle(&b)
 	r.writeRotation(&b)
 	r.writeStartup(&b)
@@ -69,6 +88,9 @@ func (r *report) summary() [][]string {
 	var rows [][]string
 	for _, s := range r.idle {
 		what := fmt.Sprintf("idle `run` at %s, tree on %s", human(s.interval), s.fs)
+		if s.before {
+			what += ", " + r.opts.beforeRev
+		}
 		switch s.interval {
 		case time.Hour:
 			rows = append(rows, []string{what + " (no poll: the Go runtime's floor): CPU per day", seconds(s.perDay()), "", ""})
@@ -92,6 +114,25 @@ func (r *report) summary() [][]string {
 		base := s.results[2].Median
 		for _, h := range s.results[:2] {
 			rows = append(rows, []string{h.Command + ", median", fmt.Sprintf("%s (%.2f× baseline)", ms(sec(h.Median)), h.Median/base), "", ""})
+		}
+	}
+	if l := r.large; l != nil {
+		kg, _, okK := l.row(largeKeygen)
+		for _, name := range []string{largeUnchanged, largeChanged, largeUnchanged + " (" + r.opts.beforeRev + ")", largeChanged + " (" + r.opts.beforeRev + ")"} {
+			h, p, ok := l.row(name)
+			if !ok || !okK {
+				continue
+			}
+			what := fmt.Sprintf("%s, %d-line file", name, l.lines)
+			ratio := h.Median / kg.Median
+			if name == largeUnchanged {
+				rows = append(rows, []string{what + ", median", fmt.Sprintf("%s (%.2f× ssh-keygen -lf)", ms(sec(h.Median)), ratio),
+					fmt.Sprintf("≤ %.1f× ssh-keygen -lf", targetLarge), verdict(ratio <= targetLarge)})
+				rows = append(rows, []string{what + ", peak resident memory (ru_maxrss)", mib(p.maxRSS), "≤ 40 MiB", verdict(p.maxRSS <= targetLargeRSS)})
+				continue
+			}
+			rows = append(rows, []string{what + ", median", fmt.Sprintf("%s (%.2f× ssh-keygen -lf)", ms(sec(h.Median)), ratio), "", ""})
+			rows = append(rows, []string{what + ", peak resident memory (ru_maxrss)", mib(p.maxRSS), "", ""})
 		}
 	}
 	if r.size != nil {
@@ -119,4 +160,26 @@ func human(d time.Duration) string {
 		return fmt.Sprintf("%d min", d/time.Minute)
 	}
 	return fmt.Sprintf("%g s", d.Seconds())
+}
+
+// previousFigures reads the summary table of an earlier report: figure ->
+// result.
+func previousFigures(md string) map[string]string {
+	out := map[string]string{}
+	in := false
+	for line := range strings.Lines(md) {
+		switch {
+		case strings.HasPrefix(line, "## Summary"):
+			in = true
+			continue
+		case strings.HasPrefix(line, "## "):
+			in = false
+		}
+		cells := strings.Split(strings.TrimSpace(line), " | ")
+		if !in || len(cells) < 2 || !strings.HasPrefix(cells[0], "| ") || cells[0] == "| figure" || strings.HasPrefix(cells[0], "|---") {
+			continue
+		}
+		out[strings.TrimPrefix(cells[0], "| ")] = cells[1]
+	}
+	return out
 }

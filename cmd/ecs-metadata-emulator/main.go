@@ -5,6 +5,7 @@
 //
 //	ecs-metadata-emulator [--listen 127.0.0.1:0] [--key-file PATH]... \
 //	    [--generate-key PATH] [--instance-id ID] [--token-policy optional] [--addr-file PATH]
+//	    [--all-document]
 //	ecs-metadata-emulator --control URL [--key-file PATH]... [--generate-key PATH]
 //
 // --generate-key writes a fresh ed25519 key pair to PATH and PATH.pub and
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	instanceID := fs.String("instance-id", emulator.DefaultInstanceID, "instance `id` to serve")
 	policyName := fs.String("token-policy", string(emulator.TokenOptional), "token `policy`: none, optional, enforced or disabled")
 	addrFile := fs.String("addr-file", "", "write the URL to this `file` once listening")
+	allDoc := fs.Bool("all-document", false, "serve the whole tree as JSON at /latest/meta-data/all, as ECS does")
 	var keyFiles []string
 	fs.Func("key-file", "bind this public key `file` as skp-<n> (repeatable)", func(s string) error {
 		keyFiles = append(keyFiles, s)
@@ -91,6 +93,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	emu.SetTokenPolicy(policy)
+	emu.SetAllDocument(*allDoc)
 	keys, err := readKeys(keyFiles)
 	if err != nil {
 		return err

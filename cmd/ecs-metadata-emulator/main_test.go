@@ -57,6 +57,9 @@ func TestRun(t *testing.T) {
 	if status, _ := get(t, url+"/latest/meta-data/instance-id"); status != 403 {
 		t.Errorf("tokenless GET under enforced policy = %d, want 403", status)
 	}
+	if status, _ := get(t, url+"/latest/meta-data/all"); status != 403 {
+		t.Errorf("all document under enforced policy = %d, want 403 (the token check comes first)", status)
+	}
 	if status, body := get(t, url+"/emulator/requests"); status != 200 || !strings.Contains(body, "instance-id") {
 		t.Errorf("GET /emulator/requests = %d %q", status, body)
 	}
@@ -78,6 +81,7 @@ func TestRunKeyFiles(t *testing.T) {
 		os.WriteFile(p, []byte(body+"\n"), 0o644)
 		args = append(args, "--key-file", p)
 	}
+	args = append(args, "--all-document")
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -91,6 +95,9 @@ func TestRunKeyFiles(t *testing.T) {
 	}
 	if _, body := get(t, url+"/latest/meta-data/public-keys/skp-2/openssh-key"); body != "ssh-rsa AAAAB3 b@example" {
 		t.Errorf("skp-2 body = %q", body)
+	}
+	if status, body := get(t, url+"/latest/meta-data/all"); status != 200 || !strings.Contains(body, `"skp-2":{"openssh-key":"ssh-rsa AAAAB3 b@example"}`) {
+		t.Errorf("with --all-document, the all document = %d %q", status, body)
 	}
 	cancel()
 	if err := <-done; err != nil {

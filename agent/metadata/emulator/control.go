@@ -26,6 +26,12 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 			s.SetInstanceID(id)
 			w.WriteHeader(http.StatusNoContent)
 		}
+	case "PUT all-document":
+		var on bool
+		if decode(w, r, &on) {
+			s.SetAllDocument(on)
+			w.WriteHeader(http.StatusNoContent)
+		}
 	case "PUT token-policy":
 		var name string
 		if !decode(w, r, &name) {

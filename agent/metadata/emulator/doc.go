@@ -13,6 +13,14 @@
 // ("0/\nskp-x/\n"), both serving the same body, so clients must
 // de-duplicate. With no key bound, public-keys/ answers 404.
 //
+// The whole tree as one JSON document, /latest/meta-data/all, is served only
+// after SetAllDocument(true) (control API: PUT /emulator/all-document true;
+// ecs-metadata-emulator --all-document), so that a fault set on a path of
+// the tree reaches a client that reads the document first. Like ECS's, it
+// holds instance-id, a few other leaves the agent does not read, and, while
+// a key is bound, "public-keys": {"0": {"openssh-key": BODY}, "skp-x":
+// {"openssh-key": BODY}}; with no key bound it has no "public-keys".
+//
 // Token policies: "none" answers 404 to the token PUT (a service without
 // token support); "optional" issues tokens and checks one when a GET
 // carries it, but allows tokenless GETs; "enforced" answers 403 to tokenless
@@ -28,6 +36,7 @@
 //	PUT    /emulator/keys           [{"id":"skp-1","body":"ssh-ed25519 AAAA..."}]; [] detaches
 //	PUT    /emulator/instance-id    "i-abc"
 //	PUT    /emulator/token-policy   "enforced"
+//	PUT    /emulator/all-document   true; false stops serving /latest/meta-data/all
 //	PUT    /emulator/fault?path=P   a Fault, e.g. {"status":500,"times":1} or {"delay":"3s"}
 //	DELETE /emulator/fault?path=P   clear the fault on P
 //	DELETE /emulator/faults         clear all faults

@@ -260,3 +260,54 @@ func TestFaultJSON(t *testing.T) {
 		})
 	}
 }
+
+// The all document: off until asked for, then the tree as JSON, under the
+// same token rules.
+func TestAllDocument(t *testing.T) {
+	h := newHarness(t)
+	const all = "/latest/meta-data/all"
+	h.want("GET", all, "", 404, "*")
+	h.want("PUT", "/emulator/all-document", `true`, 204, "")
+	read := func() map[string]any {
+		t.Helper()
+		status, body := h.do("GET", all, "")
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(body), &doc); status != 200 || err != nil {
+			t.Fatalf("GET %s = %d %q (%v)", all, status, body, err)
+		}
+		return doc
+	}
+	doc := read()
+	if doc["instance-id"] != emulator.DefaultInstanceID {
+		t.Errorf("instance-id = %v", doc["instance-id"])
+	}
+	if _, ok := doc["public-keys"]; ok {
+		t.Errorf("with no key bound the document has public-keys: %v", doc["public-keys"])
+	}
+	h.emu.SetKeys(emulator.Key{ID: "skp-x", Body: keyA}, emulator.Key{Body: "b"})
+	keys, _ := read()["public-keys"].(map[string]any)
+	want := map[string]string{"0": keyA, "1": "b", "skp-x": keyA}
+	if len(keys) != len(want) {
+		t.Errorf("public-keys = %v, want %v", keys, want)
+	}
+	for id, body := range want {
+		if k, _ := keys[id].(map[string]any); k["openssh-key"] != body {
+			t.Errorf("public-keys[%s] = %v, want openssh-key %q", id, keys[id], body)
+		}
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", h.url+all, nil)
+	resp, err := h.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	h.emu.SetTokenPolicy(emulator.TokenEnforced)
+	h.want("GET", all, "", 403, "*")
+	h.emu.SetTokenPolicy(emulator.TokenOptional)
+	h.want("PUT", "/emulator/all-document", `false`, 204, "")
+	h.want("GET", all, "", 404, "*")
+	h.want("PUT", "/emulator/all-document", `"yes"`, 400, "*")
+}

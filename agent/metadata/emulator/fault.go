@@ -58,7 +58,9 @@ func (f Fault) write(w http.ResponseWriter, r *http.Request, resp response) {
 	for k, v := range resp.header {
 		h[k] = v
 	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	}
 	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
 	w.WriteHeader(resp.status)
 	if r.Method == http.MethodHead {

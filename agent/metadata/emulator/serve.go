@@ -13,6 +13,7 @@ const (
 	tokenPath     = "/latest/api/token"
 	metaPrefix    = "/latest/meta-data/"
 	keysPath      = metaPrefix + "public-keys/"
+	allPath       = metaPrefix + "all"
 	controlPrefix = "/emulator/"
 	maxTTLSeconds = 21600
 )
@@ -85,6 +86,12 @@ func (s *Server) answer(r *http.Request) response {
 	case p == keysPath:
 		if l, ok := s.listing(); ok {
 			return text(http.StatusOK, l)
+		}
+	case p == allPath:
+		if doc, ok := s.allDocument(); ok {
+			resp := text(http.StatusOK, doc)
+			resp.header.Set("Content-Type", "application/json")
+			return resp
 		}
 	case strings.HasPrefix(p, keysPath):
 		id, rest, _ := strings.Cut(strings.TrimPrefix(p, keysPath), "/")

@@ -3,6 +3,7 @@ package emulator
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -68,6 +69,7 @@ type Server struct {
 	tokens     map[string]time.Time // token -> expiry
 	faults     map[string]*Fault    // path -> fault, Times counting down
 	requests   []Request            // last maxRequests
+	all        bool                 // serve /latest/meta-data/all
 }
 
 // New returns an emulator for instance DefaultInstanceID with token policy
@@ -86,6 +88,14 @@ func (s *Server) SetKeys(keys ...Key) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys = slices.Clone(keys)
+}
+
+// SetAllDocument turns the /latest/meta-data/all document on or off; a new
+// Server does not serve it (see the package comment).
+func (s *Server) SetAllDocument(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.all = on
 }
 
 // SetInstanceID sets the instance id served.
@@ -198,6 +208,41 @@ func (s *Server) keyBody(id string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// allDocument returns the /latest/meta-data/all body, or false when it is
+// not served.
+func (s *Server) allDocument() (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.all {
+		return "", false
+	}
+	doc := map[string]any{
+		"instance-id":  s.instanceID,
+		"hostname":     "iZ" + s.instanceID + "Z",
+		"region-id":    "cn-hangzhou",
+		"zone-id":      "cn-hangzhou-i",
+		"network-type": "vpc",
+		"image-id":     "m-emulator0001",
+		"dns-conf":     map[string]any{"nameservers": "100.100.2.136\r\n100.100.2.138"},
+		"ntp-conf":     map[string]any{"ntp-servers": []string{"ntp1.aliyun.com", "ntp2.aliyun.com"}},
+	}
+	if len(s.keys) > 0 {
+		keys := map[string]any{}
+		for i, k := range s.keys {
+			keys[fmt.Sprint(i)] = map[string]string{"openssh-key": k.Body}
+			if k.ID != "" {
+				keys[k.ID] = map[string]string{"openssh-key": k.Body}
+			}
+		}
+		doc["public-keys"] = keys
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(fmt.Sprintf("emulator: encode the all document: %v", err))
+	}
+	return string(b), true
 }
 
 // listing returns the public-keys/ body, or false when no key is bound.
