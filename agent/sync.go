@@ -85,7 +85,18 @@ func NewEngine(o Options) *Engine {
 		TokenTTL:       c.TokenTTL.Duration,
 		RequestTimeout: c.RequestTimeout.Duration,
 		Logger:         o.Logger,
+		Fallback:       fallback(c.Endpoint),
 	})}
+}
+
+// fallback is the metadata endpoint tried when the configured one cannot
+// be reached: ECS's IPv6 address for the default endpoint; none for an
+// explicit one, which the administrator chose.
+func fallback(ep metadata.Endpoint) string {
+	if ep == metadata.DefaultEndpoint {
+		return string(metadata.DefaultFallback)
+	}
+	return ""
 }
 
 // Close closes the metadata client's kept-alive connections; an engine
@@ -162,6 +173,9 @@ func (e *Engine) fetch(ctx context.Context, r *Report) ([]keys.Key, error) {
 	}
 	snap, err := e.client.Fetch(ctx)
 	r.InstanceID = snap.InstanceID
+	if snap.Endpoint != "" {
+		r.Endpoint = snap.Endpoint // which answered, or was asked last
+	}
 	if errors.Is(err, metadata.ErrNoKeyBound) {
 		r.NoKeyBound = true
 		return nil, nil

@@ -42,6 +42,7 @@ type Entry struct {
 
 // Snapshot is what the metadata service says about the instance's keys.
 type Snapshot struct {
+	Endpoint   string // the endpoint that was asked last: the configured one or its fallback
 	InstanceID string
 	Keys       []Entry // in listing order, one per distinct body (surrounding whitespace ignored)
 	Source     Source  // where the keys were read
@@ -62,7 +63,8 @@ const (
 // concurrent use and reuses its token across calls.
 type Client struct {
 	cfg  Config
-	base string // "scheme://host"
+	base  string // "scheme://host", the endpoint in use; under mu
+	other string // the fallback, or the configured endpoint once switched; "" for none
 	err  error  // from Config.Validate, returned by every Fetch
 	http *http.Client
 
@@ -84,6 +86,9 @@ func New(cfg Config) *Client {
 	c.err = cfg.Validate()
 	if ep, err := ParseEndpoint(cfg.Endpoint); err == nil {
 		c.base = string(ep)
+	}
+	if ep, err := ParseEndpoint(cfg.Fallback); err == nil && cfg.Fallback != "" {
+		c.other = string(ep)
 	}
 	dialer := &net.Dialer{Timeout: cfg.RequestTimeout}
 	defer func() {
@@ -131,6 +136,23 @@ func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
 	if c.err != nil {
 		return Snapshot{}, c.err
 	}
+	snap, err := c.fetch(ctx)
+	if err != nil && c.cfg.Fallback != "" && unreachable(err) {
+		// The endpoint could not be reached at all (no HTTP answer): ECS
+		// serves the same tree over IPv6 (cloud-init #6892 and PR #6893).
+		// Try the other one, and keep whichever answers.
+		c.switchEndpoint()
+		snap, err = c.fetch(ctx)
+		if err != nil && unreachable(err) {
+			c.switchEndpoint()
+		}
+	}
+	snap.Endpoint = c.url()
+	return snap, err
+}
+
+// fetch is one Fetch against the endpoint in use.
+func (c *Client) fetch(ctx context.Context) (Snapshot, error) {
 	if c.useAll() {
 		snap, ok, err := c.fetchAll(ctx)
 		if ok {
@@ -147,7 +169,7 @@ func (c *Client) Fetch(ctx context.Context) (Snapshot, error) {
 // fetchAll reads the all document; ok is false when the service does not
 // serve it (404), and Fetch must crawl.
 func (c *Client) fetchAll(ctx context.Context) (snap Snapshot, ok bool, err error) {
-	u := c.base + allPath
+	u := c.url() + allPath
 	body, err := c.get(ctx, u, maxAllBody)
 	if errors.Is(err, errNotFound) {
 		c.mu.Lock()
@@ -187,7 +209,7 @@ func (c *Client) crawl(ctx context.Context, id string) (Snapshot, error) {
 	}
 	seen := make(map[string]int, len(ids)) // body -> index in snap.Keys
 	for _, keyID := range ids {
-		u := c.base + publicKeysPath + keyID + "/openssh-key"
+		u := c.url() + publicKeysPath + keyID + "/openssh-key"
 		body, err := c.get(ctx, u, maxBody)
 		if errors.Is(err, errNotFound) {
 			// Only public-keys/ itself may be absent (afterburn's aliyun
@@ -252,7 +274,7 @@ func (c *Client) instanceID(ctx context.Context) (string, error) {
 }
 
 func (c *Client) readInstanceID(ctx context.Context) (string, error) {
-	u := c.base + instanceIDPath
+	u := c.url() + instanceIDPath
 	body, err := c.get(ctx, u, maxInstanceID)
 	if err != nil {
 		return "", err
@@ -268,7 +290,7 @@ func (c *Client) readInstanceID(ctx context.Context) (string, error) {
 }
 
 func (c *Client) list(ctx context.Context) ([]string, error) {
-	u := c.base + publicKeysPath
+	u := c.url() + publicKeysPath
 	body, err := c.get(ctx, u, maxBody)
 	if errors.Is(err, errNotFound) {
 		return nil, fmt.Errorf("fetch %s: %w", u, ErrNoKeyBound)

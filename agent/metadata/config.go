@@ -115,6 +115,10 @@ type Config struct {
 	RequestTimeout time.Duration    // per request, body included; default DefaultRequestTimeout
 	Now            func() time.Time // clock for token expiry; nil means time.Now
 	Logger         *zap.Logger      // each request at debug level; nil logs nothing
+	// Fallback is tried when Endpoint cannot be reached at all (no HTTP
+	// answer); "" for none. The agent sets DefaultFallback when Endpoint is
+	// the default one.
+	Fallback string
 }
 
 // withDefaults returns cfg with its zero fields filled in.
@@ -143,6 +147,9 @@ func (cfg Config) Validate() error {
 	cfg = cfg.withDefaults()
 	if _, err := ParseEndpoint(cfg.Endpoint); err != nil {
 		return fmt.Errorf("check metadata endpoint: %w", err)
+	}
+	if _, err := ParseEndpoint(cfg.Fallback); err != nil && cfg.Fallback != "" {
+		return fmt.Errorf("check metadata fallback endpoint: %w", err)
 	}
 	var m TokenMode
 	if err := m.UnmarshalText([]byte(cfg.Token)); err != nil {

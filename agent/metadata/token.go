@@ -21,7 +21,7 @@ func (c *Client) tokenFor(ctx context.Context) (string, error) {
 	if tok, ok := c.cachedToken(); ok {
 		return tok, nil
 	}
-	u := c.base + tokenPath
+	u := c.url() + tokenPath
 	select {
 	case c.putSem <- struct{}{}:
 	case <-ctx.Done():
