@@ -62,11 +62,11 @@ const (
 // Client reads key pairs from the metadata service. It is safe for
 // concurrent use and reuses its token across calls.
 type Client struct {
-	cfg  Config
+	cfg   Config
 	base  string // "scheme://host", the endpoint in use; under mu
 	other string // the fallback, or the configured endpoint once switched; "" for none
-	err  error  // from Config.Validate, returned by every Fetch
-	http *http.Client
+	err   error  // from Config.Validate, returned by every Fetch
+	http  *http.Client
 
 	putSem chan struct{} // one token PUT at a time; waiting honours ctx
 
