@@ -123,6 +123,7 @@ func parseSpec(s string) (*connInfo, error) {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
+		case "":
 		case "host":
 			ci.host = v
 		case "addr":
