@@ -33,6 +33,8 @@ func TestTwoReadings(t *testing.T) {
 		{"tilde in authorizedkeysfile", "AuthorizedKeysFile ~/.ssh/k %h/.ssh/k\n", alice, kwAuthorizedKeysFile, "/root/.ssh/k %h/.ssh/k"},
 		{"algorithms expand", "PubkeyAcceptedKeyTypes ssh-ed*,ssh-ed25519\n", alice, kwPubkeyAlgs, "ssh-ed25519,ssh-ed25519-cert-v01@openssh.com"},
 		{"algorithms minus all is the default", "PubkeyAcceptedAlgorithms -*\n", alice, kwPubkeyAlgs, defaultPubkeyAlgs},
+		{"algorithms minus all re-read is empty", "Match all\nPubkeyAcceptedAlgorithms -*\n", alice, kwPubkeyAlgs, ""},
+		{"algorithms minus all for the user is empty", "Match User alice\nPubkeyAcceptedAlgorithms -*\n", alice, kwPubkeyAlgs, ""},
 		{"without-password", "PermitRootLogin Without-Password\n", alice, kwRootLogin, "prohibit-password"},
 	}
 	for _, tt := range tests {

@@ -155,12 +155,13 @@ func (c *config) view(ci *connInfo) view {
 	v := view{vals: map[string][]string{}, where: map[string]string{},
 		undecided: map[string][]string{}, partial: map[string][]string{}}
 	for _, k := range viewKeywords {
-		ds, undecided, partial := c.resolve(k, ci)
-		if len(undecided) > 0 {
-			v.undecided[k] = undecided
+		r := c.resolve(k, ci)
+		ds := r.ds
+		if len(r.undecided) > 0 {
+			v.undecided[k] = r.undecided
 		}
-		if len(partial) > 0 {
-			v.partial[k] = partial
+		if len(r.partial) > 0 {
+			v.partial[k] = r.partial
 		}
 		for _, d := range ds {
 			val := strings.Join(d.args, " ")
@@ -171,6 +172,13 @@ func (c *config) view(ci *connInfo) view {
 				algs, err := algorithms(val)
 				if err != nil && !d.global() { // else sshd does not start at all: a problem of the config
 					v.problems = append(v.problems, fmt.Sprintf("%s line %d: %s %s: %v", d.file, d.line, spelling(k), val, err))
+				}
+				if algs == "" && !r.reread {
+					// A "-" list that removes every algorithm leaves the
+					// startup value empty, and sshd assembles it again
+					// for each connection: the default. From the
+					// connection's own reading it stays empty.
+					algs = defaultPubkeyAlgs
 				}
 				val = algs
 			case kwRootLogin:
@@ -210,8 +218,14 @@ func (v view) doubts() []string {
 // lookup returns the lines whose value sshd applies for key on connection
 // ci (nil: what sshd reads at startup).
 func (c *config) lookup(key string, ci *connInfo) []*directive {
-	ds, _, _ := c.resolve(key, ci)
-	return ds
+	return c.resolve(key, ci).ds
+}
+
+// resolved is what resolve found for one keyword.
+type resolved struct {
+	ds                 []*directive
+	reread             bool // ds come from sshd's reading for the connection
+	undecided, partial []string
 }
 
 // resolve is lookup, and says why it cannot vouch for the answer
@@ -226,7 +240,8 @@ func (c *config) lookup(key string, ci *connInfo) []*directive {
 // replaces the startup value (copy_set_server_options) for the matchable
 // keywords. Lines after "Match all" take part in both readings, so they
 // override a global value for every connection.
-func (c *config) resolve(key string, ci *connInfo) (ds []*directive, undecided, partial []string) {
+func (c *config) resolve(key string, ci *connInfo) resolved {
+	var undecided, partial []string
 	var startup, again []*directive
 	list := listKeywords[key]
 	for i := range c.directives {
@@ -249,14 +264,14 @@ func (c *config) resolve(key string, ci *connInfo) (ds []*directive, undecided, 
 			again = append(again, d)
 		}
 	}
-	ds = again
-	if len(ds) == 0 {
-		ds = startup
+	r := resolved{ds: again, reread: len(again) > 0, undecided: undecided, partial: partial}
+	if !r.reread {
+		r.ds = startup
 	}
-	if !list && len(ds) > 1 {
-		ds = ds[:1]
+	if !list && len(r.ds) > 1 {
+		r.ds = r.ds[:1]
 	}
-	return ds, undecided, partial
+	return r
 }
 
 // doubts says why the parser cannot vouch for d's part in ci's value,
@@ -322,9 +337,8 @@ func checkAlgorithms(val string) error {
 // as kex_assemble_names does: "+" appends, "-" removes matching patterns,
 // "^" puts in front, anything else replaces; then every entry is expanded
 // as a pattern against keySigAlgs, keeping each name once. A negated entry
-// outside a "-" list, or an empty result, is an error. sshd assembles the
-// list again for each connection, so a "-" list that removes everything
-// gives the default.
+// outside a "-" list, or an empty result of the others, is an error; a
+// "-" list may leave nothing ("").
 func algorithms(val string) (string, error) {
 	def := defaultPubkeyAlgs
 	var list string
@@ -341,9 +355,6 @@ func algorithms(val string) (string, error) {
 			if matchPatternList(a, val[1:], false) != 1 {
 				out = append(out, a)
 			}
-		}
-		if len(out) == 0 {
-			return def, nil
 		}
 		return strings.Join(out, ","), nil
 	default:
