@@ -122,9 +122,14 @@ func (c *chooser) line(global bool) string {
 	case 0, 1:
 		return c.matchLine()
 	case 2, 3:
-		return c.indent() + c.spell("Include") + " " + c.pick(includeGlobs...)
+		s := c.indent() + c.spell("Include") + " " + c.pick(includeGlobs...)
+		if c.chance(5) {
+			s += " " + c.pick(includeGlobs...)
+		}
+		return s
 	case 4:
-		return c.pick("", "# a comment", "#PasswordAuthentication no")
+		return c.pick("", "# a comment", "#PasswordAuthentication no", "X11Forwarding no", "Banner none",
+			"MaxAuthTries 3", "AllowTcpForwarding=no")
 	}
 	kw := c.pick(keywordWeights...)
 	if (kw == "Port" || kw == "UsePAM") && !global && !c.chance(8) {
@@ -134,7 +139,11 @@ func (c *chooser) line(global bool) string {
 	if c.chance(6) {
 		args[0] = `"` + args[0] + `"`
 	}
-	s := c.indent() + c.spell(kw) + c.sep() + strings.Join(args, " ")
+	name := c.spell(kw)
+	if c.chance(10) {
+		name = `"` + name + `"`
+	}
+	s := c.indent() + name + c.sep() + strings.Join(args, " ")
 	if c.chance(8) {
 		s += " # trailing"
 	}
@@ -158,6 +167,9 @@ func (c *chooser) matchLine() string {
 			pat = `"` + pat + `"`
 		}
 		s += " " + name + c.pick(" ", "=", " = ") + pat
+	}
+	if c.chance(8) {
+		s += " # comment"
 	}
 	return s
 }
