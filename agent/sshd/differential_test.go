@@ -57,6 +57,8 @@ type diffCase struct {
 	// "user@n" (the n-th conn line, from 1) and keyword; "reject" as the
 	// only key means sshd must refuse the configuration.
 	want map[string]map[string]string
+	// prepare, when set, changes the tree before the comparison.
+	prepare func(t testing.TB, dir, main string)
 }
 
 // loadCases reads testdata/differential/*.txtar. The comment holds prose
@@ -232,6 +234,9 @@ func runDiff(t testing.TB, c diffCase, withSSHD bool) diffResult {
 	}
 	defer os.RemoveAll(dir)
 	main := c.tree(t, dir)
+	if c.prepare != nil {
+		c.prepare(t, dir, main)
+	}
 	cfg, err := parseConfig(newSource("/"), main)
 	if err != nil {
 		t.Fatal(err)
@@ -421,4 +426,31 @@ func TestDifferentialReparse(t *testing.T) {
 	c := diffCase{name: "cfgparse-reparse", files: map[string]string{"etc/ssh/sshd_config": b.String()},
 		users: []string{"root", "daemon", "nobody", "alice"}}
 	logDiff(t, c.name, runDiff(t, c, true))
+}
+
+// TestDifferentialAfterApply turns password logon off on every case sshd
+// accepts, as the agent does (a drop-in or the marked block in the main
+// file), and compares again: offline, the parser alone judges what the
+// agent wrote.
+func TestDifferentialAfterApply(t *testing.T) {
+	requireSSHD(t)
+	for _, c := range loadCases(t) {
+		if _, bad := c.want["reject"]; bad {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			c.want = nil // the upstream expectations hold before the change
+			c.prepare = func(t testing.TB, dir, main string) {
+				res, err := Apply(context.Background(), Options{Root: "/", Config: main, SSHD: sshdBin,
+					SSHDArgs: []string{"-h", diffHostKey(t)}, Reloader: &fakeReloader{}, Logger: zap.NewNop(), trust: dir})
+				if err != nil {
+					t.Fatalf("Apply: %v", err)
+				}
+				if len(res.Changed) == 0 {
+					t.Fatalf("Apply changed nothing: %+v", res)
+				}
+			}
+			logDiff(t, c.name, runDiff(t, c, true))
+		})
+	}
 }
