@@ -57,6 +57,8 @@ type diffCase struct {
 	// "user@n" (the n-th conn line, from 1) and keyword; "reject" as the
 	// only key means sshd must refuse the configuration.
 	want map[string]map[string]string
+	// prepare, when set, changes the tree before the comparison.
+	prepare func(t testing.TB, dir, main string)
 }
 
 // loadCases reads testdata/differential/*.txtar. The comment holds prose
@@ -198,27 +200,32 @@ func (c diffCase) tree(t testing.TB, dir string) string {
 
 var (
 	diffKeyOnce sync.Once
-	diffKeyPath string
+	diffKey     []byte
 )
 
-// diffHostKey is a host key file for sshd -h, shared by every run: the
-// cases carry no HostKey line.
-func diffHostKey(t testing.TB) string {
+// writeHostKey puts a host key for sshd -h in dir and returns its path:
+// the cases carry no HostKey line. One key serves every run.
+func writeHostKey(t testing.TB, dir string) string {
 	t.Helper()
 	diffKeyOnce.Do(func() {
 		d, err := os.MkdirTemp("", "sshd-diff-hostkey")
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer os.RemoveAll(d)
 		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d+"/hostkey").CombinedOutput(); err != nil {
 			t.Fatalf("ssh-keygen: %v: %s", err, out)
 		}
-		diffKeyPath = d + "/hostkey"
+		diffKey, _ = os.ReadFile(d + "/hostkey")
 	})
-	if diffKeyPath == "" {
+	if len(diffKey) == 0 {
 		t.Fatal("no host key")
 	}
-	return diffKeyPath
+	p := filepath.Join(dir, "hostkey")
+	if err := os.WriteFile(p, diffKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // runDiff checks case c: the parser against sshd when withSSHD, and both
@@ -226,19 +233,18 @@ func diffHostKey(t testing.TB) string {
 func runDiff(t testing.TB, c diffCase, withSSHD bool) diffResult {
 	t.Helper()
 	var res diffResult
-	dir, err := os.MkdirTemp("", "sshd-diff-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := t.TempDir()
 	main := c.tree(t, dir)
+	if c.prepare != nil {
+		c.prepare(t, dir, main)
+	}
 	cfg, err := parseConfig(newSource("/"), main)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var r *sshdRunner
 	if withSSHD {
-		r = &sshdRunner{bin: sshdBin, config: main, args: []string{"-h", diffHostKey(t)}, log: zap.NewNop()}
+		r = &sshdRunner{bin: sshdBin, config: main, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
 	}
 	bad := func(format string, args ...any) {
 		res.disagree = append(res.disagree, fmt.Sprintf(format, args...))
@@ -408,7 +414,7 @@ func TestDifferentialReparse(t *testing.T) {
 	if err := os.WriteFile(first, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := sshdRunner{bin: sshdBin, config: first, args: []string{"-h", diffHostKey(t)}, log: zap.NewNop()}
+	r := sshdRunner{bin: sshdBin, config: first, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
 	out, err := r.run(context.Background(), "-T")
 	if err != nil {
 		t.Fatal(err)
@@ -421,4 +427,31 @@ func TestDifferentialReparse(t *testing.T) {
 	c := diffCase{name: "cfgparse-reparse", files: map[string]string{"etc/ssh/sshd_config": b.String()},
 		users: []string{"root", "daemon", "nobody", "alice"}}
 	logDiff(t, c.name, runDiff(t, c, true))
+}
+
+// TestDifferentialAfterApply turns password logon off on every case sshd
+// accepts, as the agent does (a drop-in or the marked block in the main
+// file), and compares again: offline, the parser alone judges what the
+// agent wrote.
+func TestDifferentialAfterApply(t *testing.T) {
+	requireSSHD(t)
+	for _, c := range loadCases(t) {
+		if _, bad := c.want["reject"]; bad {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			c.want = nil // the upstream expectations hold before the change
+			c.prepare = func(t testing.TB, dir, main string) {
+				res, err := Apply(context.Background(), Options{Root: "/", Config: main, SSHD: sshdBin,
+					SSHDArgs: []string{"-h", writeHostKey(t, dir)}, Reloader: &fakeReloader{}, Logger: zap.NewNop(), trust: dir})
+				if err != nil {
+					t.Fatalf("Apply: %v", err)
+				}
+				if len(res.Changed) == 0 {
+					t.Fatalf("Apply changed nothing: %+v", res)
+				}
+			}
+			logDiff(t, c.name, runDiff(t, c, true))
+		})
+	}
 }
