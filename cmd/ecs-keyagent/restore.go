@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/dbus"
 	"go.uber.org/zap"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
+	"github.com/ecs-keyagent/ecs-keyagent/systemd"
 )
 
 // restoreCmd undoes the agent's sshd changes. The packages run it when the
@@ -108,23 +106,15 @@ func serviceWouldUndo(ctx context.Context, root string, cfg config.Config) (bool
 // or activating (a restart pending after a failure counts: it comes back).
 // Tests replace it.
 var unitRunning = func(ctx context.Context, unit string) (bool, error) {
-	if fi, err := os.Stat("/run/systemd/system"); err != nil || !fi.IsDir() {
+	if !systemd.Booted() {
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	conn, err := dbus.NewSystemConnectionContext(ctx)
+	st, err := systemd.State(ctx, unit)
 	if err != nil {
-		return false, fmt.Errorf("connect to systemd: %w", err)
+		return false, err
 	}
-	defer conn.Close()
-	p, err := conn.GetUnitPropertyContext(ctx, unit, "ActiveState")
-	if err != nil {
-		return false, fmt.Errorf("get state of %s: %w", unit, err)
-	}
-	s, ok := p.Value.Value().(string)
-	if !ok {
-		return false, errors.New("get state of " + unit + ": not a string")
-	}
+	s := st.ActiveState
 	return s == "active" || s == "reloading" || s == "activating", nil
 }
