@@ -110,9 +110,9 @@ func (r *report) summary() [][]string {
 	for _, s := range r.startup {
 		rows = append(rows, []string{"start-up to READY=1, median, " + s.name, ms(s.median()), "< 50 ms", verdict(s.median() < targetStartup)})
 	}
-	if s := r.sync; s != nil && len(s.results) == 3 {
-		base := s.results[2].Median
-		for _, h := range s.results[:2] {
+	if s := r.sync; s != nil && len(s.results) >= 3 {
+		base := s.results[len(s.results)-1].Median
+		for _, h := range s.results[:len(s.results)-1] {
 			rows = append(rows, []string{h.Command + ", median", fmt.Sprintf("%s (%.2f× baseline)", ms(sec(h.Median)), h.Median/base), "", ""})
 		}
 	}

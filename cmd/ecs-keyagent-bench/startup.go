@@ -37,22 +37,29 @@ func benchStartup(ctx context.Context, dir string, r *report) error {
 		return fmt.Errorf("listen on NOTIFY_SOCKET: %w", err)
 	}
 	defer conn.Close()
-	for _, c := range []struct {
-		name  string
-		fresh bool
-	}{{"restart, file already right", false}, {"first boot, key written", true}} {
+	type startCase struct {
+		name      string
+		fresh     bool
+		bin, tree string
+	}
+	cases := []startCase{{"restart, file already right", false, r.opts.bin, "restart"}, {"first boot, key written", true, r.opts.bin, "boot"}}
+	if b := r.opts.beforeBin; b != "" { // the earlier build, each on trees of its own
+		cases = append(cases, startCase{cases[0].name + " (" + r.opts.beforeRev + ")", false, b, "restart-before"},
+			startCase{cases[1].name + " (" + r.opts.beforeRev + ")", true, b, "boot-before"})
+	}
+	for _, c := range cases {
 		res := startupResult{name: c.name}
-		t, err := newTree(filepath.Join(dir, fmt.Sprint(c.fresh)))
+		t, err := newTree(filepath.Join(dir, c.tree))
 		if err != nil {
 			return err
 		}
 		for i := -1; i < r.opts.startups; i++ { // run -1 warms the page cache
 			if c.fresh {
-				if t, err = newTree(filepath.Join(dir, fmt.Sprint(c.fresh, i))); err != nil {
+				if t, err = newTree(filepath.Join(dir, fmt.Sprint(c.tree, i))); err != nil {
 					return err
 				}
 			}
-			d, err := startOnce(ctx, conn, t.runCmd(r.opts.bin, emu.url, sock), filepath.Join(dir, "run.log"))
+			d, err := startOnce(ctx, conn, t.runCmd(c.bin, emu.url, sock), filepath.Join(dir, "run.log"))
 			if err != nil {
 				return err
 			}

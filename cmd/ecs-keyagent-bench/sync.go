@@ -56,7 +56,7 @@ func benchSync(ctx context.Context, dir string, r *report) error {
 		return err
 	}
 	var trees []*tree
-	for _, name := range []string{"unchanged", "changed", "baseline"} {
+	for _, name := range []string{"unchanged", "changed", "baseline", "unchanged-before", "changed-before"} {
 		t, err := newTree(filepath.Join(dir, name))
 		if err != nil {
 			return err
@@ -73,12 +73,19 @@ func benchSync(ctx context.Context, dir string, r *report) error {
 	jsonOut := filepath.Join(dir, "hyperfine.json")
 	args := []string{"-N", "--warmup", "5", "--runs", strconv.Itoa(r.opts.runs), "--export-json", jsonOut, "--style", "basic",
 		"-n", "ecs-keyagent sync, unchanged", "--prepare", "true",
-		"-n", "ecs-keyagent sync, changed", "--prepare", "cp " + before + " " + trees[1].keys,
-		"-n", "baseline.sh (sh + curl + mv)", "--prepare", "cp " + before + " " + trees[2].keys,
-		strings.Join(trees[0].syncArgs(r.opts.bin, emu.url), " "),
-		strings.Join(trees[1].syncArgs(r.opts.bin, emu.url), " "),
-		"sh " + r.opts.baseline + " " + emu.url + " " + trees[2].keys,
+		"-n", "ecs-keyagent sync, changed", "--prepare", "cp " + before + " " + trees[1].keys}
+	cmds := []string{strings.Join(trees[0].syncArgs(r.opts.bin, emu.url), " "), strings.Join(trees[1].syncArgs(r.opts.bin, emu.url), " ")}
+	if b := r.opts.beforeBin; b != "" { // the earlier build, on trees of its own; the baseline stays last
+		first := trees[3].syncArgs(b, emu.url)
+		if out, err := exec.CommandContext(ctx, first[0], first[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("first sync of the earlier build: %w\n%s", err, out)
+		}
+		args = append(args, "-n", "ecs-keyagent sync, unchanged ("+r.opts.beforeRev+")", "--prepare", "true",
+			"-n", "ecs-keyagent sync, changed ("+r.opts.beforeRev+")", "--prepare", "cp "+before+" "+trees[4].keys)
+		cmds = append(cmds, strings.Join(trees[3].syncArgs(b, emu.url), " "), strings.Join(trees[4].syncArgs(b, emu.url), " "))
 	}
+	args = append(args, "-n", "baseline.sh (sh + curl + mv)", "--prepare", "cp "+before+" "+trees[2].keys)
+	args = append(append(args, cmds...), "sh "+r.opts.baseline+" "+emu.url+" "+trees[2].keys)
 	cmd := exec.CommandContext(ctx, "hyperfine", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -99,6 +106,9 @@ func benchSync(ctx context.Context, dir string, r *report) error {
 	r.sync.command = strings.ReplaceAll(r.sync.command, emu.url, "$URL")
 	r.sync.command = strings.ReplaceAll(r.sync.command, r.opts.bin+"/", "bin/")
 	r.sync.command = strings.ReplaceAll(r.sync.command, r.opts.baseline, "docs/bench/baseline.sh")
+	if r.opts.beforeBin != "" {
+		r.sync.command = strings.ReplaceAll(r.sync.command, r.opts.beforeBin+"/", "$BEFORE/")
+	}
 	return nil
 }
 
