@@ -177,7 +177,6 @@ func TestLockout(t *testing.T) {
 				}
 				if gate.conf != "" {
 					tr.write("etc/ssh/sshd_config.d/10-gate.conf", gate.conf, 0o644)
-					rec.fault()
 				}
 				meta := metaStates[rand.IntN(len(metaStates))]
 				states := map[string]string{}
@@ -191,7 +190,7 @@ func TestLockout(t *testing.T) {
 					prepareHome(t, tr, u.name, u.uid, st)
 					safe = safe && safeHome(st)
 				}
-				if !safe {
+				if !safe || gate.conf != "" {
 					rec.fault()
 				}
 				switch meta {
