@@ -83,3 +83,40 @@ func MustHaveSSHD(t testing.TB) {
 		SkipOrFail(t, "needs %s, sshd's privilege separation directory, which only root can create (it exists once ssh.service has started): %v", PrivsepDir, err)
 	}
 }
+
+// SSHDsEnv names the sshd binaries to check with besides the host's, as
+// comma-separated label=path pairs (for example
+// "openssh-8.4=/var/cache/ecs-keyagent-sshd/bullseye/sshd"): each path is
+// a program that takes sshd's arguments, such as a wrapper that runs the
+// sshd of another release. `make sshd-versions` sets it.
+const SSHDsEnv = "ECS_KEYAGENT_SSHDS"
+
+// SSHDBinary is one sshd a test checks configurations with.
+type SSHDBinary struct {
+	Label string // what a subtest is named after: "host" or the pair's label
+	Path  string
+}
+
+// SSHDs returns the sshd binaries to check with: the host's SSHD first,
+// then each one SSHDsEnv names. It applies MustHaveSSHD; a named binary
+// that is missing fails the test, since whoever set the variable wants it
+// checked.
+func SSHDs(t testing.TB) []SSHDBinary {
+	t.Helper()
+	MustHaveSSHD(t)
+	out := []SSHDBinary{{Label: "host", Path: SSHD}}
+	for _, pair := range strings.Split(os.Getenv(SSHDsEnv), ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		label, path, ok := strings.Cut(pair, "=")
+		if !ok || label == "" || path == "" {
+			t.Fatalf("%s: %q is not label=path", SSHDsEnv, pair)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Fatalf("%s: %s: %v", SSHDsEnv, label, err)
+		}
+		out = append(out, SSHDBinary{Label: label, Path: path})
+	}
+	return out
+}
