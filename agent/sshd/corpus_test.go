@@ -63,6 +63,8 @@ var corpusCases = []corpusCase{
 		why: "50-cloud-init.conf (yes) beats 60-cloudimg-settings.conf (no); 00-ecs-keyagent.conf sorts before both"},
 	{layout: "rhel9", targets: []Target{corpusRoot}, want: viaDropIn,
 		why: "the redhat patch puts the Include before every setting; 50-redhat.conf sets ChallengeResponseAuthentication no and UsePAM yes, no password setting; 00- sorts first"},
+	{layout: "fedora32", targets: []Target{corpusRoot}, want: viaDropIn,
+		why: "the Include is the main file's last line, but the main file sets only AuthorizedKeysFile and Subsystem before it; 05-redhat.conf says PasswordAuthentication yes, and 00-ecs-keyagent.conf sorts before it"},
 	{layout: "alpine", targets: []Target{corpusRoot}, want: viaDropIn,
 		why: "the Include comes before every setting; no PAM, PasswordAuthentication defaults to yes"},
 	{layout: "arch", targets: []Target{corpusRoot}, want: viaBlock,
