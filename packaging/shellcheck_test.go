@@ -8,8 +8,8 @@ import (
 )
 
 // TestShellScripts checks the shell scripts of the build, the demo, the
-// sshd-versions trees and the bash completion with sh -n (or bash -n) and shellcheck. The maintainer
-// scripts are checked by packaging/e2e.
+// sshd-versions trees and the bash completion with sh -n (or bash -n) and
+// shellcheck. The maintainer scripts are checked by packaging/e2e.
 func TestShellScripts(t *testing.T) {
 	agenttest.MustHaveCommands(t, "sh", "bash", "shellcheck")
 	for _, s := range []struct{ path, shell string }{
