@@ -16,6 +16,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 	"go.uber.org/zap"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // The differential tests put the agent's parser and the real sshd -T -C
@@ -228,9 +230,9 @@ func writeHostKey(t testing.TB, dir string) string {
 	return p
 }
 
-// runDiff checks case c: the parser against sshd when withSSHD, and both
-// against the case's expectations.
-func runDiff(t testing.TB, c diffCase, withSSHD bool) diffResult {
+// runDiff checks case c: the parser against the sshd binary sshd unless it
+// is "", and both against the case's expectations.
+func runDiff(t testing.TB, c diffCase, sshd string) diffResult {
 	t.Helper()
 	var res diffResult
 	dir := t.TempDir()
@@ -243,8 +245,8 @@ func runDiff(t testing.TB, c diffCase, withSSHD bool) diffResult {
 		t.Fatal(err)
 	}
 	var r *sshdRunner
-	if withSSHD {
-		r = &sshdRunner{bin: sshdBin, config: main, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
+	if sshd != "" {
+		r = &sshdRunner{bin: sshd, config: main, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
 	}
 	bad := func(format string, args ...any) {
 		res.disagree = append(res.disagree, fmt.Sprintf(format, args...))
@@ -385,19 +387,27 @@ func TestRegressionCases(t *testing.T) {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
-			logDiff(t, c.name, runDiff(t, c, false))
+			logDiff(t, c.name, runDiff(t, c, ""))
 		})
+	}
+}
+
+// eachSSHD runs test in a subtest for each sshd of agenttest.SSHDs.
+func eachSSHD(t *testing.T, test func(t *testing.T, sshd string)) {
+	for _, bin := range agenttest.SSHDs(t) {
+		t.Run(bin.Label, func(t *testing.T) { test(t, bin.Path) })
 	}
 }
 
 // TestDifferential runs every case against the real sshd.
 func TestDifferential(t *testing.T) {
-	requireSSHD(t)
-	for _, c := range loadCases(t) {
-		t.Run(c.name, func(t *testing.T) {
-			logDiff(t, c.name, runDiff(t, c, true))
-		})
-	}
+	eachSSHD(t, func(t *testing.T, sshd string) {
+		for _, c := range loadCases(t) {
+			t.Run(c.name, func(t *testing.T) {
+				logDiff(t, c.name, runDiff(t, c, sshd))
+			})
+		}
+	})
 }
 
 // TestDifferentialReparse recasts the first part of cfgparse.sh: sshd -T's
@@ -406,7 +416,10 @@ func TestDifferential(t *testing.T) {
 // without-password, one line per AllowUsers entry, the assembled algorithm
 // list).
 func TestDifferentialReparse(t *testing.T) {
-	requireSSHD(t)
+	eachSSHD(t, testDifferentialReparse)
+}
+
+func testDifferentialReparse(t *testing.T, sshd string) {
 	dir := t.TempDir()
 	first := filepath.Join(dir, "first")
 	conf := "PermitRootLogin prohibit-password\nAllowUsers root daemon nobody\nDenyGroups nogroup\n" +
@@ -414,7 +427,7 @@ func TestDifferentialReparse(t *testing.T) {
 	if err := os.WriteFile(first, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := sshdRunner{bin: sshdBin, config: first, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
+	r := sshdRunner{bin: sshd, config: first, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
 	out, err := r.run(context.Background(), "-T")
 	if err != nil {
 		t.Fatal(err)
@@ -426,7 +439,7 @@ func TestDifferentialReparse(t *testing.T) {
 	}
 	c := diffCase{name: "cfgparse-reparse", files: map[string]string{"etc/ssh/sshd_config": b.String()},
 		users: []string{"root", "daemon", "nobody", "alice"}}
-	logDiff(t, c.name, runDiff(t, c, true))
+	logDiff(t, c.name, runDiff(t, c, sshd))
 }
 
 // TestDifferentialAfterApply turns password logon off on every case sshd
@@ -434,7 +447,10 @@ func TestDifferentialReparse(t *testing.T) {
 // file), and compares again: offline, the parser alone judges what the
 // agent wrote.
 func TestDifferentialAfterApply(t *testing.T) {
-	requireSSHD(t)
+	eachSSHD(t, testDifferentialAfterApply)
+}
+
+func testDifferentialAfterApply(t *testing.T, sshd string) {
 	for _, c := range loadCases(t) {
 		if _, bad := c.want["reject"]; bad {
 			continue
@@ -442,7 +458,7 @@ func TestDifferentialAfterApply(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.want = nil // the upstream expectations hold before the change
 			c.prepare = func(t testing.TB, dir, main string) {
-				res, err := Apply(context.Background(), Options{Root: "/", Config: main, SSHD: sshdBin,
+				res, err := Apply(context.Background(), Options{Root: "/", Config: main, SSHD: sshd,
 					SSHDArgs: []string{"-h", writeHostKey(t, dir)}, Reloader: &fakeReloader{}, Logger: zap.NewNop(), trust: dir})
 				if err != nil {
 					t.Fatalf("Apply: %v", err)
@@ -451,7 +467,7 @@ func TestDifferentialAfterApply(t *testing.T) {
 					t.Fatalf("Apply changed nothing: %+v", res)
 				}
 			}
-			logDiff(t, c.name, runDiff(t, c, true))
+			logDiff(t, c.name, runDiff(t, c, sshd))
 		})
 	}
 }
