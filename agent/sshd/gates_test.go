@@ -67,7 +67,7 @@ func testLogonGates(t *testing.T, sshd string) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, map[string]string{mainFile: hostKeyL + tt.conf})
+			f := newFixture(t, map[string]string{mainFile: hostKeyL + forVersion(t, sshd, tt.conf)})
 			f.sshd = sshd
 			before := f.snapshot()
 			var st Step
