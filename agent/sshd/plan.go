@@ -24,6 +24,21 @@ const why = "# An SSH key pair is bound to this ECS instance, so password login 
 // keyNames are the spellings the agent writes.
 var keyNames = map[string]string{kwPassword: "PasswordAuthentication", kwKbd: "KbdInteractiveAuthentication"}
 
+// settingLines are the lines that set key to no. Keyboard-interactive gets
+// a second line, ChallengeResponseAuthentication no: before OpenSSH 8.7
+// that is a keyword of its own, yes by default, and while it is yes sshd
+// turns KbdInteractiveAuthentication on whatever that says ("challenge-
+// response is implemented via keyboard interactive", sshd.c of 8.6; Debian
+// 11 has 8.4, RHEL 8 has 8.0). 8.7 made it an alias of
+// KbdInteractiveAuthentication (release notes), so there the second line
+// sets nothing: sshd takes the first value.
+func settingLines(key string) string {
+	if key == kwKbd {
+		return keyNames[key] + " no\nChallengeResponseAuthentication no\n"
+	}
+	return keyNames[key] + " no\n"
+}
+
 // plan is the configuration the agent wants, laid over the disk in src.
 type plan struct {
 	src     *source
@@ -144,7 +159,7 @@ func renderDropIn(keys []string) []byte {
 	b.WriteString("# sshd takes the first value it obtains for each keyword (sshd_config(5)).\n")
 	b.WriteString(why)
 	for _, k := range keys {
-		b.WriteString(keyNames[k] + " no\n")
+		b.WriteString(settingLines(k))
 	}
 	return []byte(b.String())
 }
@@ -156,7 +171,7 @@ func renderBlock(keys []string) string {
 	b.WriteString("# disabled start with \"" + strings.TrimSpace(disabledPrefix) + "\".\n")
 	b.WriteString(why)
 	for _, k := range keys {
-		b.WriteString(keyNames[k] + " no\n")
+		b.WriteString(settingLines(k))
 	}
 	b.WriteString(blockEnd + "\n")
 	return b.String()
