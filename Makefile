@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 30s
 BIN         := bin
 
-.PHONY: all build version test lint demo fuzz reliability soak clean man changelog deb rpm e2e
+.PHONY: all build version test lint demo fuzz reliability soak clean man changelog deb rpm e2e sshd-versions
 
 all: build
 
@@ -95,6 +95,30 @@ e2e: build deb rpm
 	$(GO) run $(STATICCHECK) -tags e2e ./packaging/e2e/
 	E2E_DIST=$(CURDIR)/$(DIST) E2E_BIN=$(CURDIR)/$(BIN) E2E_PKG_VERSION='$(VERSION)' \
 	  $(GO) test -tags e2e -count=1 -v -timeout 20m ./packaging/e2e/
+
+# The sshd tests again with the sshd of other Debian releases besides the
+# host's: packaging/sshd-versions/prepare unpacks each suite's
+# openssh-server under SSHD_VERSIONS_CACHE (default
+# /var/cache/ecs-keyagent-sshd, reused once made; about 20 s a suite cold)
+# and names a wrapper for each in ECS_KEYAGENT_SSHDS. Debian 11 has OpenSSH
+# 8.4, 13 has 10.0; on a host other than Debian 12 add bookworm (9.2).
+# A suite that cannot be prepared fails the target.
+SSHD_SUITES ?= bullseye trixie
+SSHD_TESTS  := ^(TestLogonGates|TestDifferential|TestDifferentialReparse|TestDifferentialAfterApply|TestApplyKbdOffEveryRelease|TestCorpus)$$
+sshd-versions:
+	@mkdir -p $(BIN)
+	@pairs=$$(sh packaging/sshd-versions/prepare $(SSHD_SUITES)) || exit 1; \
+	echo "ECS_KEYAGENT_SSHDS=$$pairs"; \
+	log=$(BIN)/sshd-versions.log; \
+	ECS_KEYAGENT_SSHDS=$$pairs $(GO) test -count=1 -v -run '$(SSHD_TESTS)' ./agent/sshd/ > $$log 2>&1; status=$$?; \
+	[ $$status = 0 ] || cat $$log; \
+	for label in host $$(echo "$$pairs" | tr ',' ' ' | sed 's/=[^ ]*//g'); do \
+	  printf '%-14s subtests: %4s passed, %s failed, %s skipped\n' "$$label" \
+	    $$(grep -cE -- "--- PASS: [^/ ]+/$$label[/ ]" $$log) \
+	    $$(grep -cE -- "--- FAIL: [^/ ]+/$$label[/ ]" $$log) \
+	    $$(grep -cE -- "--- SKIP: [^/ ]+/$$label[/ ]" $$log); \
+	done; \
+	tail -n 1 $$log; exit $$status
 
 # The adversarial scenarios of agent/reliability at full counts,
 # the 10-minute long run included, then docs/reliability.md from their

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 )
 
@@ -333,6 +334,40 @@ func TestRestoreDryRun(t *testing.T) {
 				t.Errorf("restore: Changed %q, Removed %q, Diff %q; want %q, %q, none", rep.Changed, rep.Removed, rep.Diff, paths(tt.changed), paths(tt.removed))
 			}
 			sameFiles(t, "after restore", f.snapshot(), orig)
+		})
+	}
+}
+
+// TestApplyKbdOffEveryRelease turns keyboard-interactive off, through a
+// drop-in and through the marked block, on configurations that leave
+// ChallengeResponseAuthentication at its default or set it to yes, and
+// requires every sshd of agenttest.SSHDs to report it off: before OpenSSH
+// 8.7 ChallengeResponseAuthentication yes (the default) turns it back on
+// unless the agent sets that keyword too.
+func TestApplyKbdOffEveryRelease(t *testing.T) {
+	confs := []struct{ name, conf string }{
+		{"drop-in, default", include + hostKeyL + "UsePAM yes\n"},
+		{"drop-in, ChallengeResponseAuthentication yes", include + hostKeyL + "UsePAM yes\nChallengeResponseAuthentication yes\n"},
+		{"marked block, default", hostKeyL + "UsePAM yes\nKbdInteractiveAuthentication yes\n"},
+		{"marked block, ChallengeResponseAuthentication yes", hostKeyL + "ChallengeResponseAuthentication yes\nUsePAM yes\n"},
+	}
+	for _, bin := range agenttest.SSHDs(t) {
+		t.Run(bin.Label, func(t *testing.T) {
+			for _, c := range confs {
+				t.Run(c.name, func(t *testing.T) {
+					f := newFixture(t, map[string]string{mainFile: c.conf})
+					f.sshd = bin.Path
+					o := f.options(&fakeReloader{}, "alice")
+					o.Password, o.KbdInteractive = Disable, Disable
+					if _, err := Apply(context.Background(), o); err != nil {
+						t.Fatalf("Apply: %v", err)
+					}
+					got := f.sshdT("alice")
+					if got[kwKbd] != "no" || got[kwPassword] != "no" {
+						t.Errorf("after Apply %s -T: %s %s, %s %s; want both no", bin.Label, kwKbd, got[kwKbd], kwPassword, got[kwPassword])
+					}
+				})
+			}
 		})
 	}
 }

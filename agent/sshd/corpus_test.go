@@ -448,32 +448,3 @@ func cmpOr[T any](a, b []T) []T {
 	}
 	return b
 }
-
-// TestKbdInteractiveBeforeOpenSSH87 is the smallest case of what the
-// corpus found with OpenSSH 8.4 (Debian 11's sshd): before 8.7,
-// ChallengeResponseAuthentication was an option of its own, defaulting to
-// yes, and keyboard-interactive stays on while either it or
-// KbdInteractiveAuthentication is yes (sshd -T then prints
-// kbdinteractiveauthentication yes). The agent writes only
-// KbdInteractiveAuthentication no, so with such an sshd keyboard-interactive
-// stays open although the step reports the change made. It passes with
-// the host's sshd 9.2, where the two names are one option.
-func TestKbdInteractiveBeforeOpenSSH87(t *testing.T) {
-	for _, bin := range agenttest.SSHDs(t) {
-		t.Run(bin.Label, func(t *testing.T) {
-			f := newFixture(t, map[string]string{mainFile: hostKeyL + "UsePAM yes\n"})
-			var st Step
-			o := f.options(&fakeReloader{})
-			o.SSHD, o.Password, o.KbdInteractive = bin.Path, Platform, Platform
-			rep, err := st.Run(context.Background(), Request{Options: o, Targets: []Target{corpusRoot},
-				KeyBound: true, Keys: []string{"SHA256:test"}, Now: time.Now()})
-			if err != nil || rep.Skipped != "" {
-				t.Fatalf("Run = %+v, %v; want the change made", rep, err)
-			}
-			r := sshdRunner{bin: bin.Path, config: f.path(mainFile), log: zaptest.NewLogger(t)}
-			if got := corpusShow(t, r, "root", 22); got[kwKbd] != "no" {
-				t.Errorf("after the step sshd -T says kbdinteractiveauthentication %s, want no (the step reported %+v)", got[kwKbd], rep.Users)
-			}
-		})
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 	"go.uber.org/zap"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // The differential tests put the agent's parser and the real sshd -T -C
@@ -59,6 +62,9 @@ type diffCase struct {
 	want map[string]map[string]string
 	// prepare, when set, changes the tree before the comparison.
 	prepare func(t testing.TB, dir, main string)
+	// applied says prepare lets the agent write: what it wrote must hold on
+	// every release, so no release rule excuses kbdinteractiveauthentication.
+	applied bool
 }
 
 // loadCases reads testdata/differential/*.txtar. The comment holds prose
@@ -180,6 +186,7 @@ type diffResult struct {
 	rejected  int      // connections both sides refused
 	wants     int      // upstream expectations checked
 	undecided int      // values the parser said it cannot evaluate
+	release   int      // values compared with the sshd release's rule instead of the parser
 	disagree  []string // what differed
 }
 
@@ -228,13 +235,26 @@ func writeHostKey(t testing.TB, dir string) string {
 	return p
 }
 
-// runDiff checks case c: the parser against sshd when withSSHD, and both
-// against the case's expectations.
-func runDiff(t testing.TB, c diffCase, withSSHD bool) diffResult {
+// runDiff checks case c: the parser against the sshd binary sshd unless it
+// is "", and both against the case's expectations.
+func runDiff(t testing.TB, c diffCase, sshd string) diffResult {
 	t.Helper()
 	var res diffResult
 	dir := t.TempDir()
+	files := map[string]string{}
+	for name, content := range c.files {
+		files[name] = forVersion(t, sshd, content)
+	}
+	c.files = files
 	main := c.tree(t, dir)
+	oldCR := sshd != "" && agenttest.VersionOf(t, sshd).Before(aliasedCRMajor, aliasedCRMinor)
+	oldAlgs := sshd != "" && agenttest.VersionOf(t, sshd).Before(noSHA1Major, noSHA1Minor)
+	var all strings.Builder
+	for _, content := range c.files {
+		all.WriteString(strings.ToLower(content))
+	}
+	bothKbd := strings.Contains(all.String(), "challengeresponseauthentication") && strings.Contains(all.String(), "kbdinteractiveauthentication")
+	oldCR = oldCR && !c.applied
 	if c.prepare != nil {
 		c.prepare(t, dir, main)
 	}
@@ -243,8 +263,8 @@ func runDiff(t testing.TB, c diffCase, withSSHD bool) diffResult {
 		t.Fatal(err)
 	}
 	var r *sshdRunner
-	if withSSHD {
-		r = &sshdRunner{bin: sshdBin, config: main, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
+	if sshd != "" {
+		r = &sshdRunner{bin: sshd, config: main, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
 	}
 	bad := func(format string, args ...any) {
 		res.disagree = append(res.disagree, fmt.Sprintf(format, args...))
@@ -305,8 +325,27 @@ func runDiff(t testing.TB, c diffCase, withSSHD bool) diffResult {
 			}
 			sv := parseView(out)
 			want := normalise(sv)
+			if oldAlgs {
+				got[kwPubkeyAlgs], want[kwPubkeyAlgs] = acceptance(got[kwPubkeyAlgs]), acceptance(want[kwPubkeyAlgs])
+				if w, ok := wants[kwPubkeyAlgs]; ok {
+					wants[kwPubkeyAlgs] = acceptance(w)
+				}
+			}
 			for _, k := range diffKeywords {
 				res.values++
+				if k == kwKbd && oldCR && sv.get("challengeresponseauthentication") == "yes" {
+					res.release++
+					if want[k] != "yes" {
+						bad("%s %s: sshd prints challengeresponseauthentication yes and %s %q, want yes", u, ci.spec(), k, want[k])
+					}
+					delete(wants, k)
+					continue
+				}
+				if k == kwKbd && oldCR && bothKbd && got[k] != want[k] {
+					res.release++ // two keywords to sshd, one to the parser
+					delete(wants, k)
+					continue
+				}
 				if len(pv.undecided[k]) > 0 {
 					res.undecided++ // the parser says it cannot tell: its guess may differ
 					continue
@@ -370,8 +409,8 @@ func portList(ps []int) string {
 
 func logDiff(t testing.TB, name string, res diffResult) {
 	t.Helper()
-	t.Logf("%s: %d connections, %d values compared, %d upstream expectations, %d refused by both, %d the parser could not evaluate",
-		name, res.conns, res.values, res.wants, res.rejected, res.undecided)
+	t.Logf("%s: %d connections, %d values compared, %d upstream expectations, %d refused by both, %d the parser could not evaluate, %d by the sshd release's rule",
+		name, res.conns, res.values, res.wants, res.rejected, res.undecided, res.release)
 	for _, d := range res.disagree {
 		t.Errorf("%s: %s", name, d)
 	}
@@ -385,19 +424,80 @@ func TestRegressionCases(t *testing.T) {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
-			logDiff(t, c.name, runDiff(t, c, false))
+			logDiff(t, c.name, runDiff(t, c, ""))
 		})
+	}
+}
+
+// Where the sshd of a release differs from the agent's parser, which reads
+// the configuration as OpenSSH 8.7 and later do, the tests encode the
+// release's behaviour:
+//   - before 8.5, PubkeyAcceptedAlgorithms is unknown (sshd -t: "Bad
+//     configuration option"): it was PubkeyAcceptedKeyTypes, renamed in 8.5
+//     (release notes). A case runs with the old name, which the parser reads
+//     as an alias, and asks the same questions;
+//   - before 8.7, ChallengeResponseAuthentication is a keyword of its own,
+//     global only and yes by default, and while it is yes sshd sets
+//     KbdInteractiveAuthentication yes ("challenge-response is implemented
+//     via keyboard interactive", sshd.c of 8.6); 8.7 made it an alias of
+//     KbdInteractiveAuthentication (release notes). Where that sshd -T prints
+//     challengeresponseauthentication yes, its kbdinteractiveauthentication
+//     must be yes; where the configuration sets both keywords, the two
+//     readings legitimately differ and the parser's value is not compared;
+//   - before 8.8, the default PubkeyAcceptedKeyTypes also holds ssh-rsa and
+//     ssh-rsa-cert-v01@openssh.com (8.8 release notes: "disables RSA
+//     signatures using the SHA-1 hash algorithm by default"), and lists are
+//     assembled in another order. The agent asks of the list only which key
+//     types it accepts (accepted), so on those releases that is compared.
+const (
+	renamedAlgsMajor, renamedAlgsMinor = 8, 5 // PubkeyAcceptedKeyTypes became PubkeyAcceptedAlgorithms
+	aliasedCRMajor, aliasedCRMinor     = 8, 7 // ChallengeResponseAuthentication became an alias
+	noSHA1Major, noSHA1Minor           = 8, 8 // ssh-rsa left the default algorithms
+)
+
+// keyTypes are the key types whose acceptance is compared before 8.8.
+var keyTypes = []string{"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+	"sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss"}
+
+// acceptance names the key types of keyTypes that the algorithm list accepts.
+func acceptance(list string) string {
+	var out []string
+	for _, kt := range keyTypes {
+		if accepted(kt, list) {
+			out = append(out, kt)
+		}
+	}
+	return "accepts " + strings.Join(out, " ")
+}
+
+var newAlgsName = regexp.MustCompile(`(?i)\bPubkeyAcceptedAlgorithms\b`)
+
+// forVersion rewrites a configuration for the sshd at bin: with the old
+// name of PubkeyAcceptedAlgorithms where bin predates it.
+func forVersion(t testing.TB, bin, conf string) string {
+	t.Helper()
+	if bin == "" || !agenttest.VersionOf(t, bin).Before(renamedAlgsMajor, renamedAlgsMinor) {
+		return conf
+	}
+	return newAlgsName.ReplaceAllString(conf, "PubkeyAcceptedKeyTypes")
+}
+
+// eachSSHD runs test in a subtest for each sshd of agenttest.SSHDs.
+func eachSSHD(t *testing.T, test func(t *testing.T, sshd string)) {
+	for _, bin := range agenttest.SSHDs(t) {
+		t.Run(bin.Label, func(t *testing.T) { test(t, bin.Path) })
 	}
 }
 
 // TestDifferential runs every case against the real sshd.
 func TestDifferential(t *testing.T) {
-	requireSSHD(t)
-	for _, c := range loadCases(t) {
-		t.Run(c.name, func(t *testing.T) {
-			logDiff(t, c.name, runDiff(t, c, true))
-		})
-	}
+	eachSSHD(t, func(t *testing.T, sshd string) {
+		for _, c := range loadCases(t) {
+			t.Run(c.name, func(t *testing.T) {
+				logDiff(t, c.name, runDiff(t, c, sshd))
+			})
+		}
+	})
 }
 
 // TestDifferentialReparse recasts the first part of cfgparse.sh: sshd -T's
@@ -406,15 +506,18 @@ func TestDifferential(t *testing.T) {
 // without-password, one line per AllowUsers entry, the assembled algorithm
 // list).
 func TestDifferentialReparse(t *testing.T) {
-	requireSSHD(t)
+	eachSSHD(t, testDifferentialReparse)
+}
+
+func testDifferentialReparse(t *testing.T, sshd string) {
 	dir := t.TempDir()
 	first := filepath.Join(dir, "first")
 	conf := "PermitRootLogin prohibit-password\nAllowUsers root daemon nobody\nDenyGroups nogroup\n" +
 		"AuthorizedKeysFile .ssh/authorized_keys %h/.ssh/extra\nPubkeyAcceptedAlgorithms +ssh-rsa\nUsePAM yes\n"
-	if err := os.WriteFile(first, []byte(conf), 0o644); err != nil {
+	if err := os.WriteFile(first, []byte(forVersion(t, sshd, conf)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := sshdRunner{bin: sshdBin, config: first, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
+	r := sshdRunner{bin: sshd, config: first, args: []string{"-h", writeHostKey(t, dir)}, log: zap.NewNop()}
 	out, err := r.run(context.Background(), "-T")
 	if err != nil {
 		t.Fatal(err)
@@ -426,7 +529,7 @@ func TestDifferentialReparse(t *testing.T) {
 	}
 	c := diffCase{name: "cfgparse-reparse", files: map[string]string{"etc/ssh/sshd_config": b.String()},
 		users: []string{"root", "daemon", "nobody", "alice"}}
-	logDiff(t, c.name, runDiff(t, c, true))
+	logDiff(t, c.name, runDiff(t, c, sshd))
 }
 
 // TestDifferentialAfterApply turns password logon off on every case sshd
@@ -434,15 +537,19 @@ func TestDifferentialReparse(t *testing.T) {
 // file), and compares again: offline, the parser alone judges what the
 // agent wrote.
 func TestDifferentialAfterApply(t *testing.T) {
-	requireSSHD(t)
+	eachSSHD(t, testDifferentialAfterApply)
+}
+
+func testDifferentialAfterApply(t *testing.T, sshd string) {
 	for _, c := range loadCases(t) {
 		if _, bad := c.want["reject"]; bad {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
 			c.want = nil // the upstream expectations hold before the change
+			c.applied = true
 			c.prepare = func(t testing.TB, dir, main string) {
-				res, err := Apply(context.Background(), Options{Root: "/", Config: main, SSHD: sshdBin,
+				res, err := Apply(context.Background(), Options{Root: "/", Config: main, SSHD: sshd,
 					SSHDArgs: []string{"-h", writeHostKey(t, dir)}, Reloader: &fakeReloader{}, Logger: zap.NewNop(), trust: dir})
 				if err != nil {
 					t.Fatalf("Apply: %v", err)
@@ -451,7 +558,7 @@ func TestDifferentialAfterApply(t *testing.T) {
 					t.Fatalf("Apply changed nothing: %+v", res)
 				}
 			}
-			logDiff(t, c.name, runDiff(t, c, true))
+			logDiff(t, c.name, runDiff(t, c, sshd))
 		})
 	}
 }

@@ -30,8 +30,9 @@ func requireSSHD(t *testing.T) {
 // fixture is a configuration tree in a temporary directory, seen by sshd at
 // its real path (Root "/"), with securefs trusting only the directory.
 type fixture struct {
-	t   *testing.T
-	dir string
+	t    *testing.T
+	dir  string
+	sshd string // the sshd binary the agent and sshdT run: sshdBin unless a test sets another
 }
 
 var (
@@ -41,7 +42,7 @@ var (
 
 func newFixture(t *testing.T, files map[string]string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: t.TempDir()}
+	f := &fixture{t: t, dir: t.TempDir(), sshd: sshdBin}
 	hostKeyOnce.Do(func() {
 		d, err := os.MkdirTemp("", "sshd-hostkey")
 		if err != nil {
@@ -87,7 +88,7 @@ func (f *fixture) options(rl Reloader, users ...string) Options {
 		Root:     "/",
 		Config:   f.path("etc/ssh/sshd_config"),
 		Users:    users,
-		SSHD:     sshdBin,
+		SSHD:     f.sshd,
 		Reloader: rl,
 		Logger:   zaptest.NewLogger(f.t),
 		trust:    f.dir,
@@ -172,7 +173,7 @@ func sameFiles(t *testing.T, what string, got, want map[string]fileInfo) {
 // sshdT runs the real sshd -T -C for user on the fixture.
 func (f *fixture) sshdT(user string) map[string]string {
 	f.t.Helper()
-	r := sshdRunner{bin: sshdBin, config: f.path("etc/ssh/sshd_config"), log: zaptest.NewLogger(f.t)}
+	r := sshdRunner{bin: f.sshd, config: f.path("etc/ssh/sshd_config"), log: zaptest.NewLogger(f.t)}
 	out, err := r.show(context.Background(), &connInfo{user: user, host: testAddr, addr: testAddr, laddr: testLAddr, lport: 22})
 	if err != nil {
 		f.t.Fatalf("sshd -T for %s: %v", user, err)

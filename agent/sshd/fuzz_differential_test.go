@@ -267,7 +267,7 @@ func seedBytes(seed uint64) []byte {
 func checkGenerated(t *testing.T, data []byte) diffResult {
 	t.Helper()
 	dc := genCase(data)
-	res := runDiff(t, dc, true)
+	res := runDiff(t, dc, sshdBin)
 	if len(res.disagree) > 0 {
 		t.Errorf("parser and sshd disagree on input %q:\n%s\n%s", data, strings.Join(res.disagree, "\n"), describe(dc))
 	}

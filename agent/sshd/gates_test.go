@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // TestLogonGates runs the sshd step against the real sshd -T for each gate
@@ -12,9 +14,14 @@ import (
 // blocks: where turning passwords off would leave the target with no way
 // in, sshd's files stay byte for byte as they were and the reason names the
 // gate and its line; where the target had no way in already, or keeps one,
-// the change is made.
+// the change is made. It runs with each sshd of agenttest.SSHDs.
 func TestLogonGates(t *testing.T) {
-	requireSSHD(t)
+	for _, bin := range agenttest.SSHDs(t) {
+		t.Run(bin.Label, func(t *testing.T) { testLogonGates(t, bin.Path) })
+	}
+}
+
+func testLogonGates(t *testing.T, sshd string) {
 	alice := Target{User: "alice", Home: "/home/alice", UID: 4242, Usable: 1, KeyTypes: []string{"ssh-ed25519"}}
 	root := Target{User: "root", Home: "/root", UID: 0, Usable: 1, KeyTypes: []string{"ssh-ed25519"}}
 	tests := []struct {
@@ -60,7 +67,8 @@ func TestLogonGates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, map[string]string{mainFile: hostKeyL + tt.conf})
+			f := newFixture(t, map[string]string{mainFile: hostKeyL + forVersion(t, sshd, tt.conf)})
+			f.sshd = sshd
 			before := f.snapshot()
 			var st Step
 			o := f.options(&fakeReloader{})

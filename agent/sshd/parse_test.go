@@ -183,3 +183,23 @@ func roundTrip(t *testing.T, in []byte) {
 		t.Errorf("revertMain(editMain(%q)) = %q, %v", in, back, err)
 	}
 }
+
+// TestParseViewOldNames reads sshd -T output as OpenSSH 8.4 prints it
+// (lines copied from Debian 11's sshd): PubkeyAcceptedKeyTypes under its
+// old name, and both kbd-interactive lines.
+func TestParseViewOldNames(t *testing.T) {
+	out := "kbdinteractiveauthentication yes\nchallengeresponseauthentication no\n" +
+		"pubkeyacceptedkeytypes rsa-sha2-512,rsa-sha2-256\npasswordauthentication yes\n"
+	v := parseView([]byte(out))
+	if got, want := v.get(kwPubkeyAlgs), "rsa-sha2-512,rsa-sha2-256"; got != want {
+		t.Errorf("parseView(8.4 output).get(%s) = %q, want %q", kwPubkeyAlgs, got, want)
+	}
+	if got, want := v.get(kwKbd), "yes"; got != want {
+		t.Errorf("parseView(8.4 output).get(%s) = %q, want %q", kwKbd, got, want)
+	}
+	// sshd 8.5 and later print the new name only; it is taken as it is.
+	v = parseView([]byte("pubkeyacceptedalgorithms ssh-ed25519\n"))
+	if got, want := v.get(kwPubkeyAlgs), "ssh-ed25519"; got != want {
+		t.Errorf("parseView(9.2 output).get(%s) = %q, want %q", kwPubkeyAlgs, got, want)
+	}
+}

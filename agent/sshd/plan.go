@@ -24,14 +24,20 @@ const why = "# An SSH key pair is bound to this ECS instance, so password login 
 // keyNames are the spellings the agent writes.
 var keyNames = map[string]string{kwPassword: "PasswordAuthentication", kwKbd: "KbdInteractiveAuthentication"}
 
-// challengeResponse follows KbdInteractiveAuthentication no in what the
-// agent writes. Before OpenSSH 8.7 ChallengeResponseAuthentication was a
-// setting of its own, default yes, and sshd offered keyboard-interactive
-// when either was yes; since 8.7 it is an alias of
-// KbdInteractiveAuthentication (OpenSSH 8.7 release notes), whose first
-// value is already "no" by then.
-const challengeResponse = "# For sshd before OpenSSH 8.7, where this was a setting of its own:\n" +
-	"ChallengeResponseAuthentication no\n"
+// settingLines are the lines that set key to no. Keyboard-interactive gets
+// a second line, ChallengeResponseAuthentication no: before OpenSSH 8.7
+// that is a keyword of its own, yes by default, and while it is yes sshd
+// turns KbdInteractiveAuthentication on whatever that says ("challenge-
+// response is implemented via keyboard interactive", sshd.c of 8.6; Debian
+// 11 has 8.4, RHEL 8 has 8.0). 8.7 made it an alias of
+// KbdInteractiveAuthentication (release notes), so there the second line
+// sets nothing: sshd takes the first value.
+func settingLines(key string) string {
+	if key == kwKbd {
+		return keyNames[key] + " no\nChallengeResponseAuthentication no\n"
+	}
+	return keyNames[key] + " no\n"
+}
 
 // plan is the configuration the agent wants, laid over the disk in src.
 type plan struct {
@@ -152,7 +158,9 @@ func renderDropIn(keys []string) []byte {
 	b.WriteString(dropInHeader + " It is named 00- to sort before every other drop-in:\n")
 	b.WriteString("# sshd takes the first value it obtains for each keyword (sshd_config(5)).\n")
 	b.WriteString(why)
-	writeKeys(&b, keys)
+	for _, k := range keys {
+		b.WriteString(settingLines(k))
+	}
 	return []byte(b.String())
 }
 
@@ -162,17 +170,9 @@ func renderBlock(keys []string) string {
 	b.WriteString("# Match because sshd takes the first value it obtains (sshd_config(5)). Lines it\n")
 	b.WriteString("# disabled start with \"" + strings.TrimSpace(disabledPrefix) + "\".\n")
 	b.WriteString(why)
-	writeKeys(&b, keys)
+	for _, k := range keys {
+		b.WriteString(settingLines(k))
+	}
 	b.WriteString(blockEnd + "\n")
 	return b.String()
-}
-
-// writeKeys writes "no" for each of keys.
-func writeKeys(b *strings.Builder, keys []string) {
-	for _, k := range keys {
-		b.WriteString(keyNames[k] + " no\n")
-		if k == kwKbd {
-			b.WriteString(challengeResponse)
-		}
-	}
 }

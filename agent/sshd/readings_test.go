@@ -111,7 +111,7 @@ func TestProblems(t *testing.T) {
 		}
 		if withSSHD {
 			// And sshd agrees (TestDifferential insists on sshd in CI).
-			res := runDiff(t, diffCase{files: map[string]string{"etc/ssh/sshd_config": tt.conf}, users: []string{"root"}}, true)
+			res := runDiff(t, diffCase{files: map[string]string{"etc/ssh/sshd_config": tt.conf}, users: []string{"root"}}, sshdBin)
 			for _, d := range res.disagree {
 				t.Errorf("%q: %s", tt.conf, d)
 			}

@@ -124,7 +124,13 @@ var keywordNames = map[string]string{
 	kwAllowUsers: "AllowUsers", kwDenyUsers: "DenyUsers", kwAllowGroups: "AllowGroups", kwDenyGroups: "DenyGroups",
 }
 
-// parseView reads sshd -T output.
+// parseView reads sshd -T output. sshd before OpenSSH 8.5 prints
+// PubkeyAcceptedAlgorithms under its old name, pubkeyacceptedkeytypes (the
+// 8.5 release notes: "PubkeyAcceptedKeyTypes ... renamed to
+// PubkeyAcceptedAlgorithms"); an old name counts for the model's keyword
+// when sshd does not print the new one. OpenSSH 8.4 prints both
+// kbdinteractiveauthentication and challengeresponseauthentication: the
+// first is the value sshd applies, so it is kept.
 func parseView(out []byte) view {
 	v := view{vals: map[string][]string{}, where: map[string]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -132,6 +138,11 @@ func parseView(out []byte) view {
 	for sc.Scan() {
 		k, val, _ := strings.Cut(sc.Text(), " ")
 		v.vals[k] = append(v.vals[k], val)
+	}
+	for old, k := range aliases {
+		if len(v.vals[k]) == 0 && len(v.vals[old]) > 0 {
+			v.vals[k] = v.vals[old]
+		}
 	}
 	return v
 }
