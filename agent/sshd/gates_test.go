@@ -2,6 +2,7 @@ package sshd
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func testLogonGates(t *testing.T, sshd string) {
 		refuse  string // substring of Report.Skipped; "" means the change is made
 		noKbd   bool   // KbdInteractiveAuthentication must stay as it is
 		keyOpen bool   // after the change, the key way is open
+		warn    string // a warning that says passwords stay on; sshd -T then says yes
 	}{
 		{name: "PubkeyAuthentication no", conf: "PubkeyAuthentication no\n", target: alice,
 			refuse: "PubkeyAuthentication no ({{dir}}/etc/ssh/sshd_config:2) would leave alice with no way to log in"},
@@ -64,6 +66,8 @@ func testLogonGates(t *testing.T, sshd string) {
 			refuse: "PubkeyAuthentication no"},
 		{name: "Match LocalAddress elsewhere", conf: "Match LocalAddress 10.1.2.3\n\tPubkeyAuthentication no\n", target: alice, keyOpen: true},
 		{name: "Match RDomain", conf: "Match RDomain vrf-blue\n\tPubkeyAuthentication no\n", target: alice, keyOpen: true},
+		{name: "Match all allows passwords after the agent's settings", conf: "Match all\n\tPasswordAuthentication yes\n", target: alice, keyOpen: true,
+			warn: "password login is still on for alice: PasswordAuthentication yes ({{dir}}/etc/ssh/sshd_config:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,8 +93,14 @@ func testLogonGates(t *testing.T, sshd string) {
 				t.Fatalf("step = %+v, want the change made", rep)
 			}
 			got := f.sshdT(tt.target.User)
-			if got[kwPassword] != "no" {
-				t.Errorf("after the change sshd -T says passwordauthentication %s, want no", got[kwPassword])
+			if want := map[bool]string{true: "yes", false: "no"}[tt.warn != ""]; got[kwPassword] != want {
+				t.Errorf("after the change sshd -T says passwordauthentication %s, want %s", got[kwPassword], want)
+			}
+			if w := f.expand(tt.warn); w != "" && !slices.ContainsFunc(rep.Warnings, func(s string) bool { return strings.Contains(s, w) }) {
+				t.Errorf("Warnings = %q, want one containing %q", rep.Warnings, w)
+			}
+			if tt.warn == "" && slices.ContainsFunc(rep.Warnings, func(s string) bool { return strings.Contains(s, "still on") }) {
+				t.Errorf("Warnings = %q, want none saying passwords are still on", rep.Warnings)
 			}
 			if tt.noKbd && strings.Contains(f.snapshot()[dropIn].data+f.snapshot()[mainFile].data, "KbdInteractiveAuthentication no") {
 				t.Errorf("the agent closed keyboard-interactive, the second factor")

@@ -262,8 +262,33 @@ func (s *Step) run(ctx context.Context, o Options, why string, req Request) (Res
 		return nil
 	}
 	res, err := Apply(ctx, o)
+	if err == nil && o.Password == Disable {
+		warnings = append(warnings, stillOn(req.Targets, res.views)...)
+	}
 	res.Warnings = append(warnings, res.Warnings...)
 	return res, "", logons(req.Targets, res.views, nil), err
+}
+
+// stillOn names the targets sshd still lets in with a password after the
+// change, and the value that does it: a Match block that sets
+// PasswordAuthentication yes overrides the global value the agent writes
+// (sshd_config(5), Match), and the agent leaves Match blocks alone.
+func stillOn(targets []Target, views map[string][]view) []string {
+	var out []string
+	for _, t := range targets {
+		for _, v := range views[t.User] {
+			if l := logon(t, v, testAddr, nil); l.Password.Open {
+				k := kwPassword
+				if v.get(kwPassword) != "yes" {
+					k = kwKbd
+				}
+				out = append(out, fmt.Sprintf("password login is still on for %s: %s after the change; the agent leaves Match blocks alone, so set it to no there to turn it off",
+					t.User, v.gate(k)))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // judge applies the logon rule to the change o asks for: reason says why
