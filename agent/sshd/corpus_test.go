@@ -61,6 +61,8 @@ var corpusCases = []corpusCase{
 		why: "50-cloud-init.conf says PasswordAuthentication yes and beats the main file's no (the Include comes first); 00-ecs-keyagent.conf sorts before it"},
 	{layout: "ubuntu2404-cloud", targets: []Target{corpusRoot}, want: viaDropIn,
 		why: "50-cloud-init.conf (yes) beats 60-cloudimg-settings.conf (no); 00-ecs-keyagent.conf sorts before both"},
+	{layout: "ubuntu-cloud-10", targets: []Target{corpusRoot}, want: viaDropIn,
+		why: "10-cloudimg-settings.conf (no) sorts before 50-cloud-init.conf (yes), so passwords are off already; 00-ecs-keyagent.conf sorts before both"},
 	{layout: "rhel9", targets: []Target{corpusRoot}, want: viaDropIn,
 		why: "the redhat patch puts the Include before every setting; 50-redhat.conf sets ChallengeResponseAuthentication no and UsePAM yes, no password setting; 00- sorts first"},
 	{layout: "fedora32", targets: []Target{corpusRoot}, want: viaDropIn,
