@@ -64,6 +64,9 @@ func mainConfig(root, config string) (main string, vendor bool) {
 	return DefaultConfig, false
 }
 
+// defaultSSHD is the sshd binary run when Options.SSHD is "".
+const defaultSSHD = "/usr/sbin/sshd"
+
 // Options configures Apply and Inspect.
 type Options struct {
 	Root           string // filesystem root in use; "" is "/"
@@ -181,7 +184,7 @@ func (o Options) runner() *sshdRunner {
 	}
 	bin := o.SSHD
 	if bin == "" {
-		bin = "/usr/sbin/sshd"
+		bin = defaultSSHD
 	}
 	if fi, err := os.Stat(bin); err != nil || fi.IsDir() {
 		return nil

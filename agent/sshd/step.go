@@ -80,6 +80,7 @@ type Step struct {
 	key     string // fingerprint of the last cached step
 	cached  Report
 	managed string // the sshd file holding the agent's settings, as sshd sees it
+	fp      fingerprintMemo
 }
 
 // Run converges sshd for req. It never makes a change that leaves a target
@@ -124,7 +125,7 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 		why = why2
 	}
 	key := ""
-	if fp, err := Fingerprint(o); err == nil && !req.ReloadPending {
+	if fp, err := s.fingerprint(o); err == nil && !req.ReloadPending {
 		key = fp + "\n" + why + "\n" + requestKey(req)
 		if s.key == key {
 			rep := s.cached
