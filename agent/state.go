@@ -34,7 +34,10 @@ func (e *Engine) saveState(r *Report) {
 	if e.opts.DryRun {
 		return
 	}
-	lastAttempt := LastSync(e.opts.Root)
+	var lastAttempt time.Time
+	if !r.Reached() {
+		lastAttempt = LastSync(e.opts.Root) // before this sync's time replaces it
+	}
 	if err := writeLastSync(e.opts.Root, r.Time); err != nil {
 		e.opts.Logger.Warn("last sync time not saved", zap.Error(err))
 	}
@@ -55,14 +58,20 @@ func (e *Engine) saveState(r *Report) {
 			e.failing = nil
 		}
 	}
-	if prev := e.previous(); prev != nil && sameResult(prev, r) {
-		return
+	result := resultJSON(r)
+	if prev := e.previous(); prev != nil {
+		if e.lastJSON == nil {
+			e.lastJSON = resultJSON(prev)
+		}
+		if result != nil && bytes.Equal(result, e.lastJSON) {
+			return
+		}
 	}
 	if err := writeState(e.opts.Root, r); err != nil {
 		e.opts.Logger.Warn("state not saved", zap.Error(err))
 		return
 	}
-	e.last = r
+	e.last, e.lastJSON = r, result
 }
 
 // previous returns the last recorded result: this engine's, or the state
@@ -70,6 +79,7 @@ func (e *Engine) saveState(r *Report) {
 func (e *Engine) previous() *Report {
 	if e.last == nil {
 		e.last, _ = LoadState(e.opts.Root)
+		e.lastJSON = nil
 		e.failing, _ = LoadFailure(e.opts.Root)
 	}
 	return e.last
@@ -149,13 +159,16 @@ func LoadFailure(root string) (*Failure, error) {
 	return &f, nil
 }
 
-// sameResult reports whether a and b differ only in their time.
-func sameResult(a, b *Report) bool {
-	ac, bc := *a, *b
-	ac.Time, bc.Time = time.Time{}, time.Time{}
-	aj, err1 := json.Marshal(&ac)
-	bj, err2 := json.Marshal(&bc)
-	return err1 == nil && err2 == nil && bytes.Equal(aj, bj)
+// resultJSON is r without its time, as JSON: two reports whose resultJSON
+// is equal differ only in their time. nil when r cannot be encoded.
+func resultJSON(r *Report) []byte {
+	c := *r
+	c.Time = time.Time{}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func writeState(root string, r *Report) error {
