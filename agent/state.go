@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent/filestamp"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 )
 
@@ -38,7 +39,7 @@ func (e *Engine) saveState(r *Report) {
 	if !r.Reached() {
 		lastAttempt = LastSync(e.opts.Root) // before this sync's time replaces it
 	}
-	if err := writeLastSync(e.opts.Root, r.Time); err != nil {
+	if err := e.writeLastSync(r.Time); err != nil {
 		e.opts.Logger.Warn("last sync time not saved", zap.Error(err))
 	}
 	if !r.Reached() {
@@ -191,10 +192,62 @@ func writeLastSync(root string, t time.Time) error {
 		return err
 	}
 	defer dir.Close()
+	return touchLastSync(dir, t)
+}
+
+// writeLastSync is writeLastSync(e.opts.Root, t) through a descriptor of
+// the directory kept open between syncs while the root and every
+// directory below it to LastSyncPath keep their stamps (package
+// filestamp): an idle poll then stats three paths instead of walking and
+// checking them again with securefs.
+func (e *Engine) writeLastSync(t time.Time) error {
+	if e.runDir != nil && !e.runDeps.Unchanged() {
+		e.runDir.Close()
+		e.runDir = nil
+	}
+	if e.runDir == nil {
+		deps := e.stampPath(filepath.Dir(LastSyncPath)) // before opening: a swap after it changes them
+		dir, err := securefs.OpenSystemDir(e.opts.Root, filepath.Dir(LastSyncPath), true)
+		if err != nil {
+			return err
+		}
+		if deps == nil || !deps.Trusted() {
+			defer dir.Close()
+			return touchLastSync(dir, t)
+		}
+		e.runDir, e.runDeps = dir, deps
+	}
+	return touchLastSync(e.runDir, t)
+}
+
+// stampPath stamps the root (following a link, as securefs opens it) and
+// each component of the absolute path p below it (not following one:
+// securefs refuses links there). nil when a component is missing or a link.
+func (e *Engine) stampPath(p string) *filestamp.Set {
+	root := e.opts.Root
+	if root == "" {
+		root = "/"
+	}
+	deps := &filestamp.Set{}
+	if !deps.Stat(root).IsDir() {
+		return nil
+	}
+	cur := root
+	for _, c := range strings.Split(strings.Trim(p, "/"), "/") {
+		cur = filepath.Join(cur, c)
+		if st := deps.Lstat(cur); !st.Exists() || st.IsSymlink() {
+			return nil
+		}
+	}
+	return deps
+}
+
+// touchLastSync sets the last-sync file's time in dir, creating it.
+func touchLastSync(dir *securefs.Dir, t time.Time) error {
 	// The time is the file's mtime: an idle daemon records every poll, and
 	// a touch is one system call where a rewrite costs an fsync.
 	name := filepath.Base(LastSyncPath)
-	err = dir.Touch(name, t)
+	err := dir.Touch(name, t)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = writeClean(dir, name, nil); err == nil {
 			err = dir.Touch(name, t)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/filestamp"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
@@ -69,8 +70,11 @@ type Engine struct {
 	lastSuccess time.Time             // when that sync ran, if known
 	usable      map[string]usableMemo // per user, see usableKeys
 	users       map[string]userMemo   // per user, see cachedUser
+	parsed      map[string]parsedKey  // the last poll's keys by body, see fetch
 	accounts    *account.Files        // passwd, group and shadow, kept while unchanged
 	fips        bool                  // the kernel's FIPS mode, read once: see fipsMode
+	runDir      *securefs.Dir         // LastSyncPath's directory, see writeLastSync
+	runDeps     *filestamp.Set        // the stamps of the path to runDir
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long
@@ -103,9 +107,16 @@ func fallback(ep metadata.Endpoint) string {
 	return ""
 }
 
-// Close closes the metadata client's kept-alive connections; an engine
-// replaced after a reload would otherwise hold them until they time out.
-func (e *Engine) Close() { e.client.CloseIdleConnections() }
+// Close closes the metadata client's kept-alive connections and the
+// directory kept open for the last-sync time; an engine replaced after a
+// reload would otherwise hold them.
+func (e *Engine) Close() {
+	e.client.CloseIdleConnections()
+	if e.runDir != nil {
+		e.runDir.Close()
+		e.runDir = nil
+	}
+}
 
 // Users returns the target users: the configured ones, else ECS's logon
 // user, which is ecs-user when the instance was created with it (root is
@@ -198,8 +209,17 @@ func (e *Engine) fetch(ctx context.Context, r *Report) ([]keys.Key, error) {
 	policy := keys.Policy{MinRSABits: e.opts.Config.MinRSABits}
 	var managed []keys.Key
 	seen := map[string]bool{}
+	parsed := make(map[string]parsedKey, len(snap.Keys))
 	for _, entry := range snap.Keys {
-		k, err := keys.ParseKey(entry.Body, policy)
+		// keys.ParseKey is a pure function of the body and the policy, which
+		// is the engine's: a key listed at the last poll too is not parsed,
+		// rendered and fingerprinted again.
+		p, ok := e.parsed[string(entry.Body)]
+		if !ok {
+			p.key, p.err = keys.ParseKey(entry.Body, policy)
+		}
+		parsed[string(entry.Body)] = p
+		k, err := p.key, p.err
 		if err != nil {
 			kr := KeyReport{ID: entry.ID, Reason: err.Error()}
 			var rej *keys.RejectError
@@ -218,12 +238,19 @@ func (e *Engine) fetch(ctx context.Context, r *Report) ([]keys.Key, error) {
 			managed = append(managed, k)
 		}
 	}
+	e.parsed = parsed
 	if len(managed) == 0 && len(snap.Keys) > 0 {
 		// Removing the block because the one bound key is unusable would
 		// lock the user out for a console mistake: keep what works.
 		return nil, fmt.Errorf("%w among the %d the metadata service lists: authorized_keys left as it was", ErrNoUsableKey, len(snap.Keys))
 	}
 	return managed, nil
+}
+
+// parsedKey is what keys.ParseKey returned for one body.
+type parsedKey struct {
+	key keys.Key
+	err error
 }
 
 // syncUser converges one user's ~/.ssh/authorized_keys.

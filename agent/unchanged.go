@@ -3,7 +3,6 @@ package agent
 import (
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/filestamp"
@@ -30,21 +29,7 @@ type userMemo struct {
 // some above the home, and the directories a link leads through would need
 // stamps too) or when a stamp is not settled.
 func (e *Engine) userStamps(acct account.Account) *filestamp.Set {
-	root := e.opts.Root
-	if root == "" {
-		root = "/"
-	}
-	deps := &filestamp.Set{}
-	if !deps.Stat(root).IsDir() {
-		return nil
-	}
-	p := root
-	for _, c := range strings.Split(strings.Trim(acct.Home, "/")+"/.ssh/authorized_keys", "/") {
-		p = filepath.Join(p, c)
-		if st := deps.Lstat(p); !st.Exists() || st.IsSymlink() {
-			return nil
-		}
-	}
+	deps := e.stampPath(filepath.Join(acct.Home, ".ssh", "authorized_keys"))
 	if !deps.Trusted() {
 		return nil
 	}

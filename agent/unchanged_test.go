@@ -165,3 +165,39 @@ func sameSizeEdit(t *testing.T, file string, edit func([]byte)) {
 		t.Fatalf("the edit changed the size or mtime: %v", err)
 	}
 }
+
+// The directory kept open for the last-sync time gives way to one put in
+// its place: the time lands where `status` reads it.
+func TestLastSyncDirReplaced(t *testing.T) {
+	t.Parallel()
+	tree := agenttest.NewRoot(t)
+	user := tree.AddUser("alice")
+	imds := emulator.New()
+	imds.SetKeys(emulator.Key{ID: "skp-bound", Body: agenttest.SeededKeyLine(t, 2)})
+	hs := httptest.NewServer(imds)
+	t.Cleanup(hs.Close)
+	cfg := config.Default()
+	cfg.Endpoint, cfg.Users = metadata.Endpoint(hs.URL), []string{user.Name}
+	eng := NewEngine(Options{Config: cfg, Root: tree.Dir})
+	t.Cleanup(eng.Close)
+	ctx := context.Background()
+	eng.Sync(ctx)
+	time.Sleep(filestamp.Settle + 50*time.Millisecond)
+	if r := eng.Sync(ctx); r.Outcome != OutcomeOK {
+		t.Fatalf("Sync: %s %s", r.Outcome, r.Error)
+	}
+	if eng.runDir == nil {
+		t.Fatal("the last-sync directory is not kept open")
+	}
+	run := tree.Path(filepath.Dir(LastSyncPath))
+	if err := os.Rename(run, run+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := eng.Sync(ctx)
+	if got := LastSync(tree.Dir); !got.Equal(r.Time) {
+		t.Errorf("LastSync after the directory was replaced = %v, want the sync's time %v", got, r.Time)
+	}
+}
