@@ -103,14 +103,14 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 		o.Users = append(o.Users, t.User)
 		o.groups[t.User] = t.Groups
 	}
-	if skip := absent(o); skip != "" {
-		return &Report{Skipped: skip}, nil
-	}
 	root := o.Root
 	if root == "" {
 		root = "/"
 	}
 	o.Config, o.vendor = mainConfig(root, o.Config)
+	if skip := absentAt(root, o.Config); skip != "" {
+		return &Report{Skipped: skip}, nil
+	}
 	platform := o.Password == Platform || o.KbdInteractive == Platform
 	d := decide(req)
 	why := ""
@@ -360,6 +360,11 @@ func absent(o Options) string {
 		root = "/"
 	}
 	main, _ := mainConfig(root, o.Config)
+	return absentAt(root, main)
+}
+
+// absentAt is absent for the main file main, as mainConfig resolved it.
+func absentAt(root, main string) string {
 	if _, err := os.Lstat(filepath.Join(root, main)); errors.Is(err, fs.ErrNotExist) {
 		return "no sshd configuration at " + main
 	}
