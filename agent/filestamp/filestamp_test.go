@@ -139,3 +139,35 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("ReadFile(missing) = %v, stamp %+v", err, st)
 	}
 }
+
+// A path stat'ed and lstat'ed is checked once when it is not a symbolic
+// link, and a link put in its place is still seen.
+func TestSetOneCheckPerPath(t *testing.T) {
+	dir := t.TempDir()
+	f, link := filepath.Join(dir, "f"), filepath.Join(dir, "link")
+	write(t, f, "x")
+	if err := os.Symlink("f", link); err != nil {
+		t.Fatal(err)
+	}
+	settled(t)
+	var set Set
+	set.Lstat(f)
+	set.Stat(f)
+	set.Lstat(link)
+	set.Stat(link)
+	if got := set.Len(); got != 3 {
+		t.Errorf("Len() = %d, want 3: the file once, the link with and without following", got)
+	}
+	if !set.Unchanged() {
+		t.Fatal("Unchanged() = false with nothing changed")
+	}
+	if err := os.Rename(f, f+".real"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("f.real", f); err != nil {
+		t.Fatal(err)
+	}
+	if set.Unchanged() {
+		t.Error("Unchanged() = true after the file was replaced by a link to it")
+	}
+}

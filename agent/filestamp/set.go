@@ -27,8 +27,11 @@ func (set *Set) Add(path string, follow bool, s Stamp) {
 		set.unsure = true
 	}
 	for _, e := range set.entries {
-		if e == (entry{path, follow, s}) {
-			return // parsing sshd's files looks at some paths more than once
+		// Parsing sshd's files looks at some paths more than once, with
+		// stat and with lstat; for anything but a symbolic link both give
+		// the same stamp, and one check of it will do.
+		if e.path == path && e.stamp == s && (e.follow == follow || !s.IsSymlink()) {
+			return
 		}
 	}
 	set.entries = append(set.entries, entry{path, follow, s})
