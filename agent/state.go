@@ -203,7 +203,7 @@ func writeLastSync(root string, t time.Time) error {
 func (e *Engine) writeLastSync(t time.Time) error {
 	if e.runDir != nil && !e.runDeps.Unchanged() {
 		e.runDir.Close()
-		e.runDir = nil
+		e.runDir, e.runTouched = nil, false
 	}
 	if e.runDir == nil {
 		deps := e.stampPath(filepath.Dir(LastSyncPath)) // before opening: a swap after it changes them
@@ -217,7 +217,17 @@ func (e *Engine) writeLastSync(t time.Time) error {
 		}
 		e.runDir, e.runDeps = dir, deps
 	}
-	return touchLastSync(e.runDir, t)
+	if e.runTouched {
+		// The directory kept every stamp, so no entry in it was added,
+		// removed or replaced: the file checked at the first touch is still
+		// the one there.
+		return e.runDir.TouchChecked(filepath.Base(LastSyncPath), t)
+	}
+	if err := touchLastSync(e.runDir, t); err != nil {
+		return err
+	}
+	e.runTouched = true
+	return nil
 }
 
 // stampPath stamps the root (following a link, as securefs opens it) and

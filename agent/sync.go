@@ -75,6 +75,7 @@ type Engine struct {
 	fips        bool                  // the kernel's FIPS mode, read once: see fipsMode
 	runDir      *securefs.Dir         // LastSyncPath's directory, see writeLastSync
 	runDeps     *filestamp.Set        // the stamps of the path to runDir
+	runTouched  bool                  // the last-sync file in runDir was touched through it
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long
@@ -114,7 +115,7 @@ func (e *Engine) Close() {
 	e.client.CloseIdleConnections()
 	if e.runDir != nil {
 		e.runDir.Close()
-		e.runDir = nil
+		e.runDir, e.runTouched = nil, false
 	}
 }
 
