@@ -107,9 +107,12 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 	if root == "" {
 		root = "/"
 	}
-	o.Config, o.vendor = mainConfig(root, o.Config)
-	if skip := absentAt(root, o.Config); skip != "" {
-		return &Report{Skipped: skip}, nil
+	var exists bool
+	o.Config, o.vendor, exists = resolveMain(root, o.Config)
+	if !exists { // resolveMain's lstat already found it otherwise
+		if skip := absentAt(root, o.Config); skip != "" {
+			return &Report{Skipped: skip}, nil
+		}
 	}
 	platform := o.Password == Platform || o.KbdInteractive == Platform
 	d := decide(req)
