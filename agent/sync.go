@@ -521,7 +521,7 @@ func (e *Engine) readAuthorizedKeys(a account.Account) ([]byte, error) {
 // (/proc/sys/crypto/fips_enabled is 1); an offline tree (root other than
 // "/") is not judged by this kernel. The engine reads it once: the kernel
 // sets it from the fips= boot parameter and the sysctl is read-only
-// (mode 0444 in Linux's crypto/fips.c), so it holds until the next boot.
+// (mode 0444), so it holds until the next boot.
 func fipsMode(root string) bool {
 	if root != "/" {
 		return false

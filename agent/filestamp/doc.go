@@ -17,6 +17,5 @@
 // can leave the same ctime. A stamp whose ctime is less than Settle before
 // the moment it was taken is therefore not trusted, and what it describes
 // is read again the next time: git's index has the same problem and the
-// same answer ("racily clean" entries, git's
-// Documentation/technical/racy-git.txt).
+// same answer, its "racily clean" entries.
 package filestamp
