@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ecs-keyagent/ecs-keyagent/agent/filestamp"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 )
 
@@ -34,8 +35,11 @@ func (e *Engine) saveState(r *Report) {
 	if e.opts.DryRun {
 		return
 	}
-	lastAttempt := LastSync(e.opts.Root)
-	if err := writeLastSync(e.opts.Root, r.Time); err != nil {
+	var lastAttempt time.Time
+	if !r.Reached() {
+		lastAttempt = LastSync(e.opts.Root) // before this sync's time replaces it
+	}
+	if err := e.writeLastSync(r.Time); err != nil {
 		e.opts.Logger.Warn("last sync time not saved", zap.Error(err))
 	}
 	if !r.Reached() {
@@ -55,14 +59,20 @@ func (e *Engine) saveState(r *Report) {
 			e.failing = nil
 		}
 	}
-	if prev := e.previous(); prev != nil && sameResult(prev, r) {
-		return
+	result := resultJSON(r)
+	if prev := e.previous(); prev != nil {
+		if e.lastJSON == nil {
+			e.lastJSON = resultJSON(prev)
+		}
+		if result != nil && bytes.Equal(result, e.lastJSON) {
+			return
+		}
 	}
 	if err := writeState(e.opts.Root, r); err != nil {
 		e.opts.Logger.Warn("state not saved", zap.Error(err))
 		return
 	}
-	e.last = r
+	e.last, e.lastJSON = r, result
 }
 
 // previous returns the last recorded result: this engine's, or the state
@@ -70,6 +80,7 @@ func (e *Engine) saveState(r *Report) {
 func (e *Engine) previous() *Report {
 	if e.last == nil {
 		e.last, _ = LoadState(e.opts.Root)
+		e.lastJSON = nil
 		e.failing, _ = LoadFailure(e.opts.Root)
 	}
 	return e.last
@@ -149,13 +160,16 @@ func LoadFailure(root string) (*Failure, error) {
 	return &f, nil
 }
 
-// sameResult reports whether a and b differ only in their time.
-func sameResult(a, b *Report) bool {
-	ac, bc := *a, *b
-	ac.Time, bc.Time = time.Time{}, time.Time{}
-	aj, err1 := json.Marshal(&ac)
-	bj, err2 := json.Marshal(&bc)
-	return err1 == nil && err2 == nil && bytes.Equal(aj, bj)
+// resultJSON is r without its time, as JSON: two reports whose resultJSON
+// is equal differ only in their time. nil when r cannot be encoded.
+func resultJSON(r *Report) []byte {
+	c := *r
+	c.Time = time.Time{}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func writeState(root string, r *Report) error {
@@ -178,10 +192,72 @@ func writeLastSync(root string, t time.Time) error {
 		return err
 	}
 	defer dir.Close()
+	return touchLastSync(dir, t)
+}
+
+// writeLastSync is writeLastSync(e.opts.Root, t) through a descriptor of
+// the directory kept open between syncs while the root and every
+// directory below it to LastSyncPath keep their stamps (package
+// filestamp): an idle poll then stats three paths instead of walking and
+// checking them again with securefs.
+func (e *Engine) writeLastSync(t time.Time) error {
+	if e.runDir != nil && !e.runDeps.Unchanged() {
+		e.runDir.Close()
+		e.runDir, e.runTouched = nil, false
+	}
+	if e.runDir == nil {
+		deps := e.stampPath(filepath.Dir(LastSyncPath)) // before opening: a swap after it changes them
+		dir, err := securefs.OpenSystemDir(e.opts.Root, filepath.Dir(LastSyncPath), true)
+		if err != nil {
+			return err
+		}
+		if deps == nil || !deps.Trusted() {
+			defer dir.Close()
+			return touchLastSync(dir, t)
+		}
+		e.runDir, e.runDeps = dir, deps
+	}
+	if e.runTouched {
+		// The directory kept every stamp, so no entry in it was added,
+		// removed or replaced: the file checked at the first touch is still
+		// the one there.
+		return e.runDir.TouchChecked(filepath.Base(LastSyncPath), t)
+	}
+	if err := touchLastSync(e.runDir, t); err != nil {
+		return err
+	}
+	e.runTouched = true
+	return nil
+}
+
+// stampPath stamps the root (following a link, as securefs opens it) and
+// each component of the absolute path p below it (not following one:
+// securefs refuses links there). nil when a component is missing or a link.
+func (e *Engine) stampPath(p string) *filestamp.Set {
+	root := e.opts.Root
+	if root == "" {
+		root = "/"
+	}
+	deps := &filestamp.Set{}
+	if !deps.Stat(root).IsDir() {
+		return nil
+	}
+	cur := root
+	for _, c := range strings.Split(strings.Trim(p, "/"), "/") {
+		cur = filepath.Join(cur, c)
+		if st := deps.Lstat(cur); !st.Exists() || st.IsSymlink() {
+			return nil
+		}
+	}
+	return deps
+}
+
+// touchLastSync sets the last-sync file's time in dir, creating it.
+func touchLastSync(dir *securefs.Dir, t time.Time) error {
 	// The time is the file's mtime: an idle daemon records every poll, and
 	// a touch is one system call where a rewrite costs an fsync.
 	name := filepath.Base(LastSyncPath)
-	err = dir.Touch(name, t)
+	err := dir.Touch(name, t)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = writeClean(dir, name, nil); err == nil {
 			err = dir.Touch(name, t)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/filestamp"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/securefs"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/sshd"
@@ -64,9 +65,17 @@ type Engine struct {
 	client      *metadata.Client
 	sshd        sshd.Step             // remembers the last sshd step; Sync calls are serialised by the lock
 	last        *Report               // the last recorded result, see saveState
+	lastJSON    []byte                // resultJSON(last), nil until needed
 	failing     *Failure              // the failures since the last sync that reached metadata
 	lastSuccess time.Time             // when that sync ran, if known
 	usable      map[string]usableMemo // per user, see usableKeys
+	users       map[string]userMemo   // per user, see cachedUser
+	parsed      map[string]parsedKey  // the last poll's keys by body, see fetch
+	accounts    *account.Files        // passwd, group and shadow, kept while unchanged
+	fips        bool                  // the kernel's FIPS mode, read once: see fipsMode
+	runDir      *securefs.Dir         // LastSyncPath's directory, see writeLastSync
+	runDeps     *filestamp.Set        // the stamps of the path to runDir
+	runTouched  bool                  // the last-sync file in runDir was touched through it
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long
@@ -79,7 +88,7 @@ func NewEngine(o Options) *Engine {
 		o.Logger = zap.NewNop()
 	}
 	c := o.Config
-	return &Engine{opts: o, client: metadata.New(metadata.Config{
+	return &Engine{opts: o, fips: fipsMode(o.Root), client: metadata.New(metadata.Config{
 		Endpoint:       string(c.Endpoint),
 		Token:          c.Token,
 		TokenTTL:       c.TokenTTL.Duration,
@@ -99,9 +108,16 @@ func fallback(ep metadata.Endpoint) string {
 	return ""
 }
 
-// Close closes the metadata client's kept-alive connections; an engine
-// replaced after a reload would otherwise hold them until they time out.
-func (e *Engine) Close() { e.client.CloseIdleConnections() }
+// Close closes the metadata client's kept-alive connections and the
+// directory kept open for the last-sync time; an engine replaced after a
+// reload would otherwise hold them.
+func (e *Engine) Close() {
+	e.client.CloseIdleConnections()
+	if e.runDir != nil {
+		e.runDir.Close()
+		e.runDir, e.runTouched = nil, false
+	}
+}
 
 // Users returns the target users: the configured ones, else ECS's logon
 // user, which is ecs-user when the instance was created with it (root is
@@ -111,10 +127,18 @@ func (e *Engine) Users() []string {
 	if len(e.opts.Config.Users) > 0 {
 		return e.opts.Config.Users
 	}
-	if _, err := account.Lookup(e.opts.Root, "ecs-user"); err == nil {
+	if _, err := e.accountFiles().Lookup("ecs-user"); err == nil {
 		return []string{"ecs-user"}
 	}
 	return []string{"root"}
+}
+
+// accountFiles returns the engine's reader of passwd, group and shadow.
+func (e *Engine) accountFiles() *account.Files {
+	if e.accounts == nil {
+		e.accounts = account.NewFiles(e.opts.Root)
+	}
+	return e.accounts
 }
 
 // Config returns the configuration the engine runs with.
@@ -186,8 +210,17 @@ func (e *Engine) fetch(ctx context.Context, r *Report) ([]keys.Key, error) {
 	policy := keys.Policy{MinRSABits: e.opts.Config.MinRSABits}
 	var managed []keys.Key
 	seen := map[string]bool{}
+	parsed := make(map[string]parsedKey, len(snap.Keys))
 	for _, entry := range snap.Keys {
-		k, err := keys.ParseKey(entry.Body, policy)
+		// keys.ParseKey is a pure function of the body and the policy, which
+		// is the engine's: a key listed at the last poll too is not parsed,
+		// rendered and fingerprinted again.
+		p, ok := e.parsed[string(entry.Body)]
+		if !ok {
+			p.key, p.err = keys.ParseKey(entry.Body, policy)
+		}
+		parsed[string(entry.Body)] = p
+		k, err := p.key, p.err
 		if err != nil {
 			kr := KeyReport{ID: entry.ID, Reason: err.Error()}
 			var rej *keys.RejectError
@@ -206,12 +239,19 @@ func (e *Engine) fetch(ctx context.Context, r *Report) ([]keys.Key, error) {
 			managed = append(managed, k)
 		}
 	}
+	e.parsed = parsed
 	if len(managed) == 0 && len(snap.Keys) > 0 {
 		// Removing the block because the one bound key is unusable would
 		// lock the user out for a console mistake: keep what works.
 		return nil, fmt.Errorf("%w among the %d the metadata service lists: authorized_keys left as it was", ErrNoUsableKey, len(snap.Keys))
 	}
 	return managed, nil
+}
+
+// parsedKey is what keys.ParseKey returned for one body.
+type parsedKey struct {
+	key keys.Key
+	err error
 }
 
 // syncUser converges one user's ~/.ssh/authorized_keys.
@@ -227,15 +267,20 @@ func (e *Engine) syncUser(name string, managed []keys.Key) (UserReport, error) {
 
 func (e *Engine) convergeUser(ur *UserReport, managed []keys.Key) error {
 	o := e.opts
-	acct, err := account.Lookup(o.Root, ur.User)
+	acct, err := e.accountFiles().Lookup(ur.User)
 	if err != nil {
 		return err
 	}
 	ur.Path = filepath.Join(acct.Home, ".ssh", "authorized_keys")
 	ur.home, ur.uid = acct.Home, acct.UID
-	if ur.groups, err = account.Groups(o.Root, acct); err != nil {
+	if ur.groups, err = e.accountFiles().Groups(acct); err != nil {
 		return err
 	}
+	if e.cachedUser(ur, acct, managed) {
+		return nil
+	}
+	deps := e.userStamps(acct) // before reading: a change during the read changes them
+	delete(e.users, ur.User)
 	home, err := securefs.OpenHome(o.Root, acct.Home, acct.UID)
 	if err != nil {
 		return err
@@ -260,7 +305,11 @@ func (e *Engine) convergeUser(ur *UserReport, managed []keys.Key) error {
 	if errors.Is(err, fs.ErrNotExist) && len(managed) == 0 {
 		return nil
 	}
-	return e.apply(ur, sshDir, old, managed, acct)
+	if err := e.apply(ur, sshDir, old, managed, acct); err != nil {
+		return err
+	}
+	e.rememberUser(ur, acct, managed, deps)
+	return nil
 }
 
 // apply merges managed into old and writes the result if it differs.
@@ -367,7 +416,7 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 	o := e.opts
 	c := o.Config.SSHD
 	req := sshd.Request{
-		Options: sshd.Options{Root: o.Root, Config: c.Config, Logger: o.Logger, FIPS: fipsMode(o.Root),
+		Options: sshd.Options{Root: o.Root, Config: c.Config, Logger: o.Logger, FIPS: e.fips,
 			Password: c.PasswordAuthentication, KbdInteractive: c.KeyboardInteractive},
 		DryRun:        o.DryRun,
 		KeysFailed:    r.Outcome == OutcomeFailed,
@@ -391,7 +440,7 @@ func (e *Engine) syncSSHD(ctx context.Context, r *Report) {
 	}
 	slices.Sort(req.Keys)
 	var err error
-	if req.Passwords, err = account.ReadPasswords(o.Root, names); err != nil {
+	if req.Passwords, err = e.accountFiles().ReadPasswords(names); err != nil {
 		o.Logger.Warn("password resets cannot be seen", zap.Error(err))
 	}
 	for i, t := range req.Targets {
@@ -428,7 +477,7 @@ func (e *Engine) othersWithoutKeys(targets []string) []string {
 			names = append(names, a.Name)
 		}
 	}
-	pw, err := account.ReadPasswords(e.opts.Root, names)
+	pw, err := e.accountFiles().ReadPasswords(names)
 	if err != nil {
 		return nil
 	}
@@ -447,23 +496,32 @@ func (e *Engine) othersWithoutKeys(targets []string) []string {
 // hasUsableKey reports whether a's ~/.ssh/authorized_keys holds a key sshd
 // can use; a file that cannot be read safely counts as none.
 func (e *Engine) hasUsableKey(a account.Account) bool {
+	data, err := e.readAuthorizedKeys(a)
+	return err == nil && keys.AnyUsable(data)
+}
+
+// readAuthorizedKeys reads a's ~/.ssh/authorized_keys with securefs's
+// checks, creating nothing.
+func (e *Engine) readAuthorizedKeys(a account.Account) ([]byte, error) {
 	home, err := securefs.OpenHome(e.opts.Root, a.Home, a.UID)
 	if err != nil {
-		return false
+		return nil, err
 	}
 	defer home.Close()
 	dir, err := home.Subdir(".ssh", false, a.UID, a.GID)
 	if err != nil {
-		return false
+		return nil, err
 	}
 	defer dir.Close()
 	data, _, err := dir.ReadFile("authorized_keys", maxAuthorizedKeys, a.UID)
-	return err == nil && keys.AnyUsable(data)
+	return data, err
 }
 
 // fipsMode reports whether the running kernel is in FIPS mode
 // (/proc/sys/crypto/fips_enabled is 1); an offline tree (root other than
-// "/") is not judged by this kernel.
+// "/") is not judged by this kernel. The engine reads it once: the kernel
+// sets it from the fips= boot parameter and the sysctl is read-only
+// (mode 0444), so it holds until the next boot.
 func fipsMode(root string) bool {
 	if root != "/" {
 		return false

@@ -3,8 +3,6 @@ package agent
 import (
 	"errors"
 	"path/filepath"
-
-	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
 )
 
 // WatchPaths returns the files whose drift the daemon repairs, as paths under
@@ -15,7 +13,7 @@ func (e *Engine) WatchPaths() ([]string, error) {
 	var paths []string
 	var errs []error
 	for _, name := range e.Users() {
-		acct, err := account.Lookup(e.opts.Root, name)
+		acct, err := e.accountFiles().Lookup(name)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -33,18 +33,16 @@ const maxPasswdSize = 16 << 20
 // Lookup reads name from <root>/etc/passwd. The file is read directly,
 // not through NSS: under --root the host's NSS would answer for the wrong
 // system, and the users this agent serves (root, ecs-user) are local ones.
-func Lookup(root, name string) (Account, error) {
-	path := filepath.Join(root, "etc/passwd")
-	f, err := os.Open(path)
-	if err != nil {
-		return Account{}, fmt.Errorf("look up user %s: %w", name, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(io.LimitReader(f, maxPasswdSize))
+func Lookup(root, name string) (Account, error) { return NewFiles(root).Lookup(name) }
+
+// lookup finds name in data, the content of the passwd file at path: the
+// first line that starts with "name:".
+func lookup(data []byte, path, name string) (Account, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if !bytes.HasPrefix(line, []byte(name+":")) {
+		if len(line) <= len(name) || line[len(name)] != ':' || string(line[:len(name)]) != name {
 			continue
 		}
 		return parsePasswdLine(string(line))

@@ -5,12 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -37,28 +32,38 @@ type Password struct {
 // name; a name without an entry is absent from the map. A missing
 // /etc/shadow gives an empty map.
 func ReadPasswords(root string, names []string) (map[string]Password, error) {
-	path := filepath.Join(root, "etc/shadow")
-	out := map[string]Password{}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	want := map[string]bool{}
+	return NewFiles(root).ReadPasswords(names)
+}
+
+// shadowEntry is what ReadPasswords keeps of one name's entry: the
+// expiry is judged at each call, against the day it is then.
+type shadowEntry struct {
+	found   bool
+	pw      Password // Expired unset
+	expires int64    // days since 1970-01-01 (shadow(5) field 8); -1 for never
+}
+
+func (e shadowEntry) password(now time.Time) Password {
+	p := e.pw
+	p.Expired = e.expires >= 0 && now.Unix()/86400 >= e.expires
+	return p
+}
+
+// parseShadow finds names in data, the content of the shadow file at path.
+func parseShadow(data []byte, path string, names []string) (map[string]shadowEntry, error) {
+	out := make(map[string]shadowEntry, len(names))
 	for _, n := range names {
-		want[n] = true
+		out[n] = shadowEntry{expires: -1}
 	}
-	sc := bufio.NewScanner(io.LimitReader(f, maxPasswdSize))
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
 		name, rest, ok := bytes.Cut(sc.Bytes(), []byte(":"))
-		if !ok || !want[string(name)] {
+		if !ok {
 			continue
 		}
-		if _, seen := out[string(name)]; seen {
+		e, want := out[string(name)]
+		if !want || e.found {
 			continue // the first entry is the one that counts, as for passwd
 		}
 		fields := strings.Split(string(rest), ":")
@@ -66,19 +71,19 @@ func ReadPasswords(root string, names []string) (map[string]Password, error) {
 		if len(fields) > 1 {
 			changed = fields[1]
 		}
-		expired := false
+		e = shadowEntry{found: true, expires: -1}
 		if len(fields) > 6 && fields[6] != "" {
 			if days, err := strconv.Atoi(fields[6]); err == nil {
-				expired = time.Now().Unix()/86400 >= int64(days)
+				e.expires = int64(days)
 			}
 		}
 		sum := sha256.Sum256([]byte(string(name) + "\x00" + hash + "\x00" + changed))
-		out[string(name)] = Password{
-			Usable:  hash != "" && !strings.HasPrefix(hash, "!") && !strings.HasPrefix(hash, "*"),
-			Locked:  strings.HasPrefix(hash, "!"),
-			Expired: expired,
-			Digest:  hex.EncodeToString(sum[:]),
+		e.pw = Password{
+			Usable: hash != "" && !strings.HasPrefix(hash, "!") && !strings.HasPrefix(hash, "*"),
+			Locked: strings.HasPrefix(hash, "!"),
+			Digest: hex.EncodeToString(sum[:]),
 		}
+		out[string(name)] = e
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -88,19 +93,13 @@ func ReadPasswords(root string, names []string) (map[string]Password, error) {
 
 // Groups returns the names of the groups a is a member of: its primary
 // group and every group in /etc/group under root that lists it.
-func Groups(root string, a Account) ([]string, error) {
-	path := filepath.Join(root, "etc/group")
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
+func Groups(root string, a Account) ([]string, error) { return NewFiles(root).Groups(a) }
+
+// groups finds a's groups in data, the content of the group file at path.
+func groups(data []byte, path string, a Account) ([]string, error) {
 	var out []string
-	gid := fmt.Sprint(a.GID)
-	sc := bufio.NewScanner(io.LimitReader(f, maxPasswdSize))
+	gid := strconv.Itoa(a.GID)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
 		fields := strings.Split(sc.Text(), ":")

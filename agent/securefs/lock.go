@@ -101,14 +101,22 @@ func lockFD(ctx context.Context, path string) (int, error) {
 }
 
 func openLockFile(path string) (int, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return -1, fmt.Errorf("lock %s: %w", path, err)
-	}
 	var fd int
-	err := retryEINTR(func() (err error) {
-		fd, err = unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
-		return err
-	})
+	open := func() error {
+		return retryEINTR(func() (err error) {
+			fd, err = unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
+			return err
+		})
+	}
+	// The directory exists at every lock but the first after a boot: make
+	// it only when the open says it is missing.
+	err := open()
+	if err == unix.ENOENT {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return -1, fmt.Errorf("lock %s: %w", path, err)
+		}
+		err = open()
+	}
 	if err == unix.ELOOP {
 		return -1, refuse(path, "it is a symbolic link")
 	}

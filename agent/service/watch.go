@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"slices"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -29,6 +30,9 @@ func newDriftWatcher() (*driftWatcher, error) {
 
 // set replaces the watched files and refreshes the watches.
 func (d *driftWatcher) set(files []string) error {
+	if d.same(files) {
+		return d.refresh() // every poll asks for the same files: keep the maps
+	}
 	d.files, d.dirs, d.want = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, f := range files {
 		f = filepath.Clean(f)
@@ -42,6 +46,24 @@ func (d *driftWatcher) set(files []string) error {
 		}
 	}
 	return d.refresh()
+}
+
+// same reports whether files are the watched files, as set made them.
+func (d *driftWatcher) same(files []string) bool {
+	if d.files == nil {
+		return false
+	}
+	for _, f := range files {
+		if !d.files[filepath.Clean(f)] {
+			return false
+		}
+	}
+	for f := range d.files {
+		if !slices.ContainsFunc(files, func(g string) bool { return filepath.Clean(g) == f }) {
+			return false
+		}
+	}
+	return true
 }
 
 // refresh adds a watch on every wanted directory that exists. Adding one

@@ -49,20 +49,30 @@ const VendorConfig = "/usr/etc/ssh/sshd_config"
 // one: DefaultConfig, or VendorConfig when DefaultConfig is absent and the
 // vendor file is there (vendor true). An explicit other file is taken as is.
 func mainConfig(root, config string) (main string, vendor bool) {
+	main, vendor, _ = resolveMain(root, config)
+	return main, vendor
+}
+
+// resolveMain is mainConfig, also saying whether it saw the file it
+// returns exist (false when it did not look: an explicit config).
+func resolveMain(root, config string) (main string, vendor, exists bool) {
 	if config == "" {
 		config = DefaultConfig
 	}
 	if config != DefaultConfig {
-		return config, false
+		return config, false, false
 	}
 	if _, err := os.Lstat(filepath.Join(root, DefaultConfig)); err == nil {
-		return DefaultConfig, false
+		return DefaultConfig, false, true
 	}
 	if _, err := os.Lstat(filepath.Join(root, VendorConfig)); err == nil {
-		return VendorConfig, true
+		return VendorConfig, true, true
 	}
-	return DefaultConfig, false
+	return DefaultConfig, false, false
 }
+
+// defaultSSHD is the sshd binary run when Options.SSHD is "".
+const defaultSSHD = "/usr/sbin/sshd"
 
 // Options configures Apply and Inspect.
 type Options struct {
@@ -181,7 +191,7 @@ func (o Options) runner() *sshdRunner {
 	}
 	bin := o.SSHD
 	if bin == "" {
-		bin = "/usr/sbin/sshd"
+		bin = defaultSSHD
 	}
 	if fi, err := os.Stat(bin); err != nil || fi.IsDir() {
 		return nil

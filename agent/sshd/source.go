@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/account"
+	"github.com/ecs-keyagent/ecs-keyagent/agent/filestamp"
 )
 
 // maxConfigSize bounds every configuration file read; sshd_config files are
@@ -28,6 +29,9 @@ type source struct {
 	// disk caches what was read from disk, so every parse of one plan sees
 	// the same bytes and the writer can tell whether a file changed since.
 	disk map[string][]byte
+	// deps, when not nil, records the stamp of every file read, directory
+	// listed and path looked at: what a parse's result depends on.
+	deps *filestamp.Set
 }
 
 func newSource(root string) *source {
@@ -63,12 +67,21 @@ func (s *source) readDisk(p string) ([]byte, error) {
 	// O_NONBLOCK so a FIFO planted at a configuration path cannot hang us.
 	f, err := os.OpenFile(s.host(p), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
+		s.deps.Add(s.host(p), true, filestamp.FromError(err))
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil {
+	st, err := f.Stat()
+	if err != nil {
+		s.deps.Add(s.host(p), true, filestamp.FromError(err))
 		return nil, err
-	} else if !st.Mode().IsRegular() {
+	}
+	if stamp, ok := filestamp.FromFileInfo(st); ok {
+		s.deps.Add(s.host(p), true, stamp) // taken before the read: a write during it changes the stamp
+	} else {
+		s.deps.Add(s.host(p), true, filestamp.FromError(nil))
+	}
+	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", p)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
@@ -84,6 +97,9 @@ func (s *source) readDisk(p string) ([]byte, error) {
 // names lists directory dir with the overlay applied.
 func (s *source) names(dir string) []string {
 	var out []string
+	if s.deps != nil {
+		s.deps.Stat(s.host(dir)) // before listing: a name added later changes the directory's stamp
+	}
 	if ents, err := os.ReadDir(s.host(dir)); err == nil {
 		for _, e := range ents {
 			out = append(out, e.Name())
@@ -106,8 +122,20 @@ func (s *source) exists(p string) bool {
 	if _, ok := s.overlay[p]; ok {
 		return true
 	}
-	_, err := os.Stat(s.host(p))
-	return err == nil
+	return s.stat(p).Exists()
+}
+
+// stat and lstat stamp the sshd path p, recording the stamp in s.deps.
+func (s *source) stat(p string) filestamp.Stamp {
+	st := filestamp.Stat(s.host(p))
+	s.deps.Add(s.host(p), true, st)
+	return st
+}
+
+func (s *source) lstat(p string) filestamp.Stamp {
+	st := filestamp.Lstat(s.host(p))
+	s.deps.Add(s.host(p), false, st)
+	return st
 }
 
 // glob expands pattern as glob(3) with no flags does for sshd: sorted
@@ -147,16 +175,14 @@ func (s *source) lexists(p string) bool {
 	if _, ok := s.overlay[p]; ok {
 		return true
 	}
-	_, err := os.Lstat(s.host(p))
-	return err == nil
+	return s.lstat(p).Exists()
 }
 
 func (s *source) isDir(p string) bool {
 	if _, ok := s.overlay[p]; ok || s.removed[p] {
 		return false
 	}
-	fi, err := os.Stat(s.host(p))
-	return err == nil && fi.IsDir()
+	return s.stat(p).IsDir()
 }
 
 // readIncluded reads a file an Include names. sshd reads a directory as an

@@ -80,6 +80,7 @@ type Step struct {
 	key     string // fingerprint of the last cached step
 	cached  Report
 	managed string // the sshd file holding the agent's settings, as sshd sees it
+	fp      fingerprintMemo
 }
 
 // Run converges sshd for req. It never makes a change that leaves a target
@@ -102,14 +103,17 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 		o.Users = append(o.Users, t.User)
 		o.groups[t.User] = t.Groups
 	}
-	if skip := absent(o); skip != "" {
-		return &Report{Skipped: skip}, nil
-	}
 	root := o.Root
 	if root == "" {
 		root = "/"
 	}
-	o.Config, o.vendor = mainConfig(root, o.Config)
+	var exists bool
+	o.Config, o.vendor, exists = resolveMain(root, o.Config)
+	if !exists { // resolveMain's lstat already found it otherwise
+		if skip := absentAt(root, o.Config); skip != "" {
+			return &Report{Skipped: skip}, nil
+		}
+	}
 	platform := o.Password == Platform || o.KbdInteractive == Platform
 	d := decide(req)
 	why := ""
@@ -124,7 +128,7 @@ func (s *Step) Run(ctx context.Context, req Request) (*Report, error) {
 		why = why2
 	}
 	key := ""
-	if fp, err := Fingerprint(o); err == nil && !req.ReloadPending {
+	if fp, err := s.fingerprint(o); err == nil && !req.ReloadPending {
 		key = fp + "\n" + why + "\n" + requestKey(req)
 		if s.key == key {
 			rep := s.cached
@@ -384,6 +388,11 @@ func absent(o Options) string {
 		root = "/"
 	}
 	main, _ := mainConfig(root, o.Config)
+	return absentAt(root, main)
+}
+
+// absentAt is absent for the main file main, as mainConfig resolved it.
+func absentAt(root, main string) string {
 	if _, err := os.Lstat(filepath.Join(root, main)); errors.Is(err, fs.ErrNotExist) {
 		return "no sshd configuration at " + main
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"flag"
+	"os"
+	"runtime"
 	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent"
@@ -44,6 +46,14 @@ func runRun(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) e
 	}
 	defer log.Sync() //nolint:errcheck // nothing useful to do on stderr errors
 
+	// The service runs one sync at a time and nothing in it runs in
+	// parallel; with a second P, each hand-off between the sync, the HTTP
+	// transport's goroutines and the netpoller wakes another thread
+	// through a futex. One P took an idle poll's CPU time down by about a
+	// sixth (docs/performance.md). GOMAXPROCS in the environment wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
 	return service.Run(ctx, service.Options{
 		Engine: agent.Options{Config: cfg, Root: a.root, Logger: log, Version: version, Started: time.Now()},
 		// A reload reads the same file with the same command-line overrides.
