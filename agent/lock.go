@@ -39,6 +39,8 @@ func (e *Engine) lock(ctx context.Context) (unlock func() error, err error) {
 	return lockWith(ctx, path, e.opts.Progress, e.lockFile.Lock)
 }
 
+// lockWith takes the lock at path through take, with Lock's bound on the
+// wait and its message to waiting.
 func lockWith(ctx context.Context, path string, waiting func(msg string), take func(context.Context) (func() error, error)) (unlock func() error, err error) {
 	ctx, cancel := context.WithTimeout(ctx, lockWait)
 	defer cancel()

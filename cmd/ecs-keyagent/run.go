@@ -67,14 +67,20 @@ func runRun(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) e
 }
 
 // gcMemoryLimit is the service's soft limit on the Go runtime's memory, see
-// collectAtLimit.
+// collectAtLimit. The runtime's memory besides the heap is about 6-7 MiB in
+// the service: with 4 or 6 MiB it collected several times a poll; with 8 MiB
+// about every 43 polls, and the peak resident memory at a 1 s poll stays
+// near 11 MiB (docs/performance.md, section 5). A sync whose live heap passes
+// the limit (a user's file of many megabytes, when it changed) is slowed, not
+// stopped: the runtime caps the collector at about half the CPU time then
+// (gc-guide, "Memory limit").
 const gcMemoryLimit = 8 << 20
 
 // collectAtLimit turns off the collections the heap's growth and the
 // runtime's clock start, and collects only when the Go runtime's memory
 // approaches gcMemoryLimit (runtime/debug.SetGCPercent(-1) and
 // SetMemoryLimit; https://go.dev/doc/gc-guide, "Memory limit"). An idle
-// poll allocates a few tens of KiB; with GOGC's default, once the first
+// poll allocates about 20 KiB; with GOGC's default, once the first
 // collection has run, the runtime forces another every two minutes
 // whatever was allocated, and each wakes the process. With GOGC off the
 // limit is the only bound, so the two go together, and either in the
