@@ -25,9 +25,25 @@ const lockWait = 2 * time.Minute
 // waiting, when not nil, is told after a second of waiting, with the
 // holder's pid when /proc/locks names it.
 func Lock(ctx context.Context, root string, waiting func(msg string)) (unlock func() error, err error) {
+	path := filepath.Join(root, LockPath)
+	return lockWith(ctx, path, waiting, func(ctx context.Context) (func() error, error) { return securefs.Lock(ctx, path) })
+}
+
+// lock takes the agent's lock as Lock does, on a descriptor the engine keeps
+// open between syncs (securefs.LockFile): the service takes it once a poll.
+func (e *Engine) lock(ctx context.Context) (unlock func() error, err error) {
+	path := filepath.Join(e.opts.Root, LockPath)
+	if e.lockFile == nil {
+		e.lockFile = securefs.NewLockFile(path)
+	}
+	return lockWith(ctx, path, e.opts.Progress, e.lockFile.Lock)
+}
+
+// lockWith takes the lock at path through take, with Lock's bound on the
+// wait and its message to waiting.
+func lockWith(ctx context.Context, path string, waiting func(msg string), take func(context.Context) (func() error, error)) (unlock func() error, err error) {
 	ctx, cancel := context.WithTimeout(ctx, lockWait)
 	defer cancel()
-	path := filepath.Join(root, LockPath)
 	if waiting != nil {
 		t := time.AfterFunc(time.Second, func() {
 			msg := "waiting for another sync to finish (it holds " + LockPath + ")"
@@ -38,7 +54,7 @@ func Lock(ctx context.Context, root string, waiting func(msg string)) (unlock fu
 		})
 		defer t.Stop()
 	}
-	unlock, err = securefs.Lock(ctx, path)
+	unlock, err = take(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("take lock %s (another sync holds it?): %w", LockPath, err)
 	}

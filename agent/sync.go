@@ -76,6 +76,7 @@ type Engine struct {
 	runDir      *securefs.Dir         // LastSyncPath's directory, see writeLastSync
 	runDeps     *filestamp.Set        // the stamps of the path to runDir
 	runTouched  bool                  // the last-sync file in runDir was touched through it
+	lockFile    *securefs.LockFile    // LockPath, kept open between syncs; nil until the first
 }
 
 // NewEngine returns an engine; its metadata client (and token) lives as long
@@ -108,11 +109,14 @@ func fallback(ep metadata.Endpoint) string {
 	return ""
 }
 
-// Close closes the metadata client's kept-alive connections and the
-// directory kept open for the last-sync time; an engine replaced after a
-// reload would otherwise hold them.
+// Close closes the metadata client's kept-alive connections, the directory
+// kept open for the last-sync time and the lock file; an engine replaced
+// after a reload would otherwise hold them. No sync may be running.
 func (e *Engine) Close() {
 	e.client.CloseIdleConnections()
+	if e.lockFile != nil {
+		e.lockFile.Close()
+	}
 	if e.runDir != nil {
 		e.runDir.Close()
 		e.runDir, e.runTouched = nil, false
@@ -150,7 +154,7 @@ func (e *Engine) Sync(ctx context.Context) *Report {
 	o := e.opts
 	r := &Report{Time: time.Now().UTC(), DryRun: o.DryRun, Endpoint: string(o.Config.Endpoint), Outcome: OutcomeOK}
 	if !o.DryRun {
-		unlock, err := Lock(ctx, o.Root, o.Progress)
+		unlock, err := e.lock(ctx)
 		if err != nil {
 			r.fail(err)
 			return r

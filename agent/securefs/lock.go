@@ -34,35 +34,44 @@ import (
 // instead of starting another, so a process that keeps giving up on a lock held for
 // hours keeps one blocked thread and one descriptor, not one per attempt.
 func Lock(ctx context.Context, path string) (unlock func() error, err error) {
+	fd, err := lockAt(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() error {
+		var err error
+		once.Do(func() {
+			// Closing the last fd of the open file description releases the flock.
+			err = unix.Close(fd)
+			if err != nil {
+				err = fmt.Errorf("unlock %s: %w", path, err)
+			}
+		})
+		return err
+	}, nil
+}
+
+// lockAt returns a descriptor of the file now at path, holding an exclusive flock on it.
+func lockAt(ctx context.Context, path string) (int, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return -1, fmt.Errorf("lock %s: %w", path, err)
 		}
 		fd, err := lockFD(ctx, path)
 		if err != nil {
-			return nil, err
+			return -1, err
 		}
 		// Someone may have removed or replaced the file since we opened it; a lock on
 		// a file no longer at path excludes nobody who opens path now.
 		if same, err := stillAt(path, fd); err != nil || !same {
 			unix.Close(fd)
 			if err != nil {
-				return nil, fmt.Errorf("lock %s: %w", path, err)
+				return -1, fmt.Errorf("lock %s: %w", path, err)
 			}
 			continue
 		}
-		var once sync.Once
-		return func() error {
-			var err error
-			once.Do(func() {
-				// Closing the last fd of the open file description releases the flock.
-				err = unix.Close(fd)
-				if err != nil {
-					err = fmt.Errorf("unlock %s: %w", path, err)
-				}
-			})
-			return err
-		}, nil
+		return fd, nil
 	}
 }
 

@@ -152,6 +152,10 @@ func (s *service) run(ctx context.Context) error {
 			}
 		case <-next.C:
 			s.sync(ctx, next, false)
+			if s.ready {
+				// Its end would wake the process for nothing.
+				boot.Stop()
+			}
 		case ev, ok := <-events:
 			if !ok {
 				events = nil

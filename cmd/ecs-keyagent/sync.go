@@ -44,6 +44,7 @@ func runSync(ctx context.Context, env *cliEnv, fs *flag.FlagSet, args []string) 
 	}
 	defer log.Sync() //nolint:errcheck // nothing useful to do on stderr errors
 	eng := agent.NewEngine(agent.Options{Config: cfg, Root: a.root, DryRun: a.dryRun, Logger: log, Version: version, Progress: env.progress})
+	defer eng.Close()
 	r := eng.Sync(ctx)
 	if a.json {
 		enc := json.NewEncoder(env.stdout)
