@@ -2,14 +2,11 @@ package agent
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
-	"github.com/ecs-keyagent/ecs-keyagent/agent/config"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/filestamp"
-	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata"
 	"github.com/ecs-keyagent/ecs-keyagent/agent/metadata/emulator"
 )
 
@@ -34,12 +31,7 @@ func BenchmarkEngineSync(b *testing.B) {
 			imds := emulator.New()
 			imds.SetAllDocument(all)
 			imds.SetKeys(emulator.Key{ID: "skp-bench", Body: agenttest.SeededKeyLine(b, 2)})
-			hs := httptest.NewServer(imds)
-			b.Cleanup(hs.Close)
-			cfg := config.Default()
-			cfg.Endpoint, cfg.Users = metadata.Endpoint(hs.URL), []string{"bench"}
-			eng := NewEngine(Options{Config: cfg, Root: root})
-			b.Cleanup(eng.Close)
+			eng := servedEngine(b, root, "bench", imds)
 			ctx := context.Background()
 			if r := eng.Sync(ctx); r.Outcome != OutcomeOK {
 				b.Fatalf("first Sync: outcome %s: %s", r.Outcome, r.Error)

@@ -90,12 +90,7 @@ func TestKeptUserStepSeesChanges(t *testing.T) {
 			imds := emulator.New()
 			imds.SetAllDocument(true)
 			imds.SetKeys(emulator.Key{ID: "skp-bound", Body: agenttest.SeededKeyLine(t, 2)})
-			hs := httptest.NewServer(imds)
-			t.Cleanup(hs.Close)
-			cfg := config.Default()
-			cfg.Endpoint, cfg.Users = metadata.Endpoint(hs.URL), []string{user.Name}
-			eng := NewEngine(Options{Config: cfg, Root: tree.Dir})
-			t.Cleanup(eng.Close)
+			eng := servedEngine(t, tree.Dir, user.Name, imds)
 			ctx := context.Background()
 			file := tree.KeysFile(user)
 
@@ -174,12 +169,7 @@ func TestLastSyncDirReplaced(t *testing.T) {
 	user := tree.AddUser("alice")
 	imds := emulator.New()
 	imds.SetKeys(emulator.Key{ID: "skp-bound", Body: agenttest.SeededKeyLine(t, 2)})
-	hs := httptest.NewServer(imds)
-	t.Cleanup(hs.Close)
-	cfg := config.Default()
-	cfg.Endpoint, cfg.Users = metadata.Endpoint(hs.URL), []string{user.Name}
-	eng := NewEngine(Options{Config: cfg, Root: tree.Dir})
-	t.Cleanup(eng.Close)
+	eng := servedEngine(t, tree.Dir, user.Name, imds)
 	ctx := context.Background()
 	eng.Sync(ctx)
 	time.Sleep(filestamp.Settle + 50*time.Millisecond)
@@ -200,4 +190,17 @@ func TestLastSyncDirReplaced(t *testing.T) {
 	if got := LastSync(tree.Dir); !got.Equal(r.Time) {
 		t.Errorf("LastSync after the directory was replaced = %v, want the sync's time %v", got, r.Time)
 	}
+}
+
+// servedEngine is an engine for user under root whose metadata service is
+// imds, served on loopback for as long as tb runs.
+func servedEngine(tb testing.TB, root, user string, imds *emulator.Server) *Engine {
+	tb.Helper()
+	hs := httptest.NewServer(imds)
+	tb.Cleanup(hs.Close)
+	cfg := config.Default()
+	cfg.Endpoint, cfg.Users = metadata.Endpoint(hs.URL), []string{user}
+	eng := NewEngine(Options{Config: cfg, Root: root})
+	tb.Cleanup(eng.Close)
+	return eng
 }
