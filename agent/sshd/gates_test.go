@@ -83,7 +83,7 @@ func testLogonGates(t *testing.T, sshd string) {
 				t.Fatalf("Run: %v (%+v)", err, rep)
 			}
 			if tt.refuse != "" {
-				if want := f.expand(tt.refuse); !strings.Contains(rep.Skipped, want) {
+				if want := forVersion(t, sshd, f.expand(tt.refuse)); !strings.Contains(rep.Skipped, want) {
 					t.Errorf("Skipped = %q, want it to contain %q", rep.Skipped, want)
 				}
 				sameFiles(t, "refused", f.snapshot(), before)

@@ -35,6 +35,12 @@ var aliases = map[string]string{
 	"pubkeyacceptedkeytypes":          kwPubkeyAlgs,
 }
 
+// aliasSpelling is each old name as sshd_config(5) of its releases wrote it.
+var aliasSpelling = map[string]string{
+	"challengeresponseauthentication": "ChallengeResponseAuthentication",
+	"pubkeyacceptedkeytypes":          "PubkeyAcceptedKeyTypes",
+}
+
 // defaultPubkeyAlgs is PubkeyAcceptedAlgorithms as OpenSSH 9 compiles it in
 // (sshd_config(5)).
 const defaultPubkeyAlgs = "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com," +
@@ -65,6 +71,9 @@ type view struct {
 	vals  map[string][]string // keyword -> one entry per line sshd -T prints
 	where map[string]string   // keyword -> "file:line"; absent for the default
 	fips  bool                // the kernel is in FIPS mode: no ed25519 keys
+	// spelled names a keyword that sshd -T printed under an old name (sshd
+	// before OpenSSH 8.5), for messages; nil when none was.
+	spelled map[string]string
 	// undecided and partial say, for the parser's view, which values it
 	// cannot vouch for, keyword by keyword: undecided where a Match block
 	// it cannot evaluate for this user (Match Group with the user's groups
@@ -106,7 +115,11 @@ func (v view) gate(k string) string {
 	if where == "" {
 		where = "default"
 	}
-	return fmt.Sprintf("%s %s (%s)", spelling(k), v.get(k), where)
+	name := v.spelled[k]
+	if name == "" {
+		name = spelling(k)
+	}
+	return fmt.Sprintf("%s %s (%s)", name, v.get(k), where)
 }
 
 // spelling is the keyword as sshd_config(5) writes it.
@@ -142,6 +155,10 @@ func parseView(out []byte) view {
 	for old, k := range aliases {
 		if len(v.vals[k]) == 0 && len(v.vals[old]) > 0 {
 			v.vals[k] = v.vals[old]
+			if v.spelled == nil {
+				v.spelled = map[string]string{}
+			}
+			v.spelled[k] = aliasSpelling[old] // what the administrator's sshd calls it
 		}
 	}
 	return v
