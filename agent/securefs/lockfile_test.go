@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ecs-keyagent/ecs-keyagent/agent/agenttest"
 )
 
 // Each hold excludes other open file descriptions and other processes, and
@@ -19,10 +21,7 @@ func TestLockFileHoldsAndReleases(t *testing.T) {
 	l := NewLockFile(path)
 	defer l.Close()
 	for i := 0; i < 3; i++ {
-		unlock, err := l.Lock(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		unlock := hold(t, l)
 		tryLock(t, path, false)
 		otherProcess(t, path, false)
 		if err := unlock(); err != nil {
@@ -45,11 +44,7 @@ func TestLockFileWaitsForAnother(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	l := NewLockFile(path)
 	defer l.Close()
-	unlock, err := l.Lock(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	unlock()
+	hold(t, l)()
 	unlock2, err := Lock(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
@@ -100,18 +95,11 @@ func TestLockFileReplacedBetweenHolds(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "lock")
 			l := NewLockFile(path)
 			defer l.Close()
-			unlock, err := l.Lock(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			unlock()
+			hold(t, l)()
 			if err := tt.replace(path); err != nil {
 				t.Fatal(err)
 			}
-			unlock, err = l.Lock(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			unlock := hold(t, l)
 			tryLock(t, path, false)
 			otherProcess(t, path, false)
 			unlock()
@@ -120,13 +108,22 @@ func TestLockFileReplacedBetweenHolds(t *testing.T) {
 	}
 }
 
+// hold takes l's lock or fails the test; it returns the unlock.
+func hold(t *testing.T, l *LockFile) func() error {
+	t.Helper()
+	unlock, err := l.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return unlock
+}
+
 // otherProcess checks with flock(1), a second process, whether path is free.
 func otherProcess(t *testing.T, path string, wantFree bool) {
 	t.Helper()
 	bin, err := exec.LookPath("flock")
 	if err != nil {
-		t.Log("no flock(1): the check from another process is skipped")
-		return
+		agenttest.SkipOrFail(t, "needs flock(1) (util-linux) for the check from another process: %v", err)
 	}
 	// -n: fail at once when the lock is held; -E 3: with status 3.
 	err = exec.Command(bin, "-n", "-E", "3", path, "true").Run()
